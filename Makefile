@@ -1,0 +1,37 @@
+# Two commands do all the set-up on a fresh machine:
+#   make serve   - create .venv, install, serve the bundled model on :8000
+#   make test    - create .venv, install, run lint, type checks and the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install serve test lint typecheck format load bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[cpu,train,dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+serve: $(STAMP)
+	$(BIN)/uvicorn app.main:app --host $${LANDMARKS_HOST:-0.0.0.0} --port $${LANDMARKS_PORT:-8000}
+
+lint: $(STAMP)
+	$(BIN)/ruff check app training tests
+	$(BIN)/ruff format --check app training tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/pytest
+
+format: $(STAMP)
+	$(BIN)/ruff format app training tests
+	$(BIN)/ruff check --fix app training tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,141 @@
+"""Exports a trained network as a TensorFlow SavedModel with decoding inside the graph.
+
+Layout (the one TensorFlow Serving reads)::
+
+    models/<name>/<version>/saved_model.pb, variables/, metadata.json
+
+The `serving_default` signature takes `images: uint8 [N, 256, 256, 3]` RGB and returns
+`landmarks: float32 [N, 6, 2]`, `scores: float32 [N, 6]`, `class_map: uint8 [N, 256, 256]`,
+`candidate_points: float32 [N, 6, K, 2]` and `candidate_scores: float32 [N, 6, K]`
+(see docs/CONTRACT.md). The pixel cast and normalisation run inside the graph too, so a caller
+only ever sends raw pixels.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from training.decoding import decode_candidates, decode_landmarks
+from training.landmarks import CLASS_COLORS, IMAGE_SIZE, LANDMARK_NAMES
+
+METADATA_FILE = "metadata.json"
+DEFAULT_TOP_K = 5
+
+
+def serving_outputs(model: keras.Model, images: tf.Tensor, top_k: int) -> dict[str, tf.Tensor]:
+    """Runs the network and decodes its output; the body of the serving signature.
+
+    Args:
+        model: the landmark network.
+        images: uint8 [N, 256, 256, 3] RGB.
+        top_k: candidates per landmark.
+
+    Returns:
+        The signature's output dict (see module docstring).
+    """
+    probabilities = model(tf.cast(images, tf.float32), training=False)
+    landmarks, scores = decode_landmarks(probabilities)
+    candidate_points, candidate_scores = decode_candidates(probabilities, top_k)
+    class_map = tf.cast(tf.argmax(probabilities, axis=-1), tf.uint8)
+    return {
+        "landmarks": landmarks,
+        "scores": scores,
+        "class_map": class_map,
+        "candidate_points": candidate_points,
+        "candidate_scores": candidate_scores,
+    }
+
+
+def base_metadata(
+    name: str,
+    version: int,
+    architecture: str,
+    width_multiplier: float,
+    top_k: int = DEFAULT_TOP_K,
+) -> dict[str, Any]:
+    """The metadata fields every export has; training adds data and evaluation summaries."""
+    return {
+        "name": name,
+        "version": version,
+        "architecture": architecture,
+        "width_multiplier": width_multiplier,
+        "input_size": [IMAGE_SIZE, IMAGE_SIZE],
+        "top_k": top_k,
+        "landmarks": [
+            {"id": index + 1, "name": landmark_name, "color": list(CLASS_COLORS[index + 1])}
+            for index, landmark_name in enumerate(LANDMARK_NAMES)
+        ],
+        "background_color": list(CLASS_COLORS[0]),
+    }
+
+
+def write_metadata(export_dir: Path, metadata: dict[str, Any]) -> Path:
+    """Writes `metadata.json` beside a SavedModel, stamping the export time and versions."""
+    document = {
+        **metadata,
+        "exported_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "framework": {"tensorflow": tf.__version__, "keras": keras.__version__},
+    }
+    path = export_dir / METADATA_FILE
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def export_saved_model(
+    model: keras.Model,
+    export_dir: Path,
+    metadata: dict[str, Any],
+    top_k: int = DEFAULT_TOP_K,
+) -> Path:
+    """Writes the SavedModel and its metadata file.
+
+    Args:
+        model: the landmark network (float32 [N, 256, 256, 3] -> float32 [N, 256, 256, 7]).
+        export_dir: `models/<name>/<version>`; created, and replaced if it exists.
+        metadata: fields for metadata.json (see `base_metadata`); `top_k` is set from the
+            argument.
+        top_k: candidates per landmark in the signature's candidate outputs.
+
+    Returns:
+        `export_dir`.
+    """
+    if top_k < 1:
+        raise ValueError(f"top_k must be at least 1, got {top_k}")
+    export_dir = Path(export_dir)
+    export_dir.parent.mkdir(parents=True, exist_ok=True)
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE, 3], tf.uint8, name="images")
+        ]
+    )
+    def serve(images: tf.Tensor) -> dict[str, tf.Tensor]:
+        return serving_outputs(model, images, top_k)
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serving_default", serve)
+    # Write beside the target and swap in, so a crash never leaves a half-written model where
+    # the service would load it.
+    staging_dir = export_dir.with_name(f".{export_dir.name}.staging")
+    if staging_dir.exists():
+        _remove_tree(staging_dir)
+    archive.write_out(str(staging_dir), verbose=False)
+    write_metadata(staging_dir, {**metadata, "top_k": top_k})
+    if export_dir.exists():
+        _remove_tree(export_dir)
+    os.replace(staging_dir, export_dir)
+    return export_dir
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path)
