@@ -6,7 +6,9 @@ A landmark is read at the argmax of its own channel over the whole image, so it 
 dropped (the seed took the peak only among pixels whose argmax class was that landmark, and lost
 landmarks that won no pixel). The peak is then refined to sub-pixel precision by the
 probability-weighted centroid of a small window around it: the seed's labels have a flat 5x5
-plateau of probability 1.0, so the single argmax pixel is only good to about +-2 px.
+plateau of probability 1.0, so the single argmax pixel is only good to about +-2 px. The peak
+is therefore searched on a box-smoothed copy of each channel (whose maximum is the plateau's
+centre, and which ignores single-pixel spikes), then refined on the raw probabilities.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import tensorflow as tf
 
 # Half-width of the centroid window: covers the label plateau (radius 2) and its first ring.
 REFINE_RADIUS = 3
+# Box filter applied before the peak search; matches the label plateau's 5x5 extent.
+SMOOTHING_SIZE = 5
 # Candidates closer than this (Chebyshev, pixels) to a better one are the same peak.
 CANDIDATE_SUPPRESSION_RADIUS = 8
 
@@ -44,6 +48,14 @@ def _argmax_points(maps: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     return tf.cast(points, tf.float32), values
 
 
+def _values_at(maps: tf.Tensor, points: tf.Tensor) -> tf.Tensor:
+    """Reads float32 [N, H, W, C] maps at integer points float32 [N, C, 2] -> [N, C]."""
+    shape = tf.shape(maps)
+    flat = tf.reshape(tf.transpose(maps, (0, 3, 1, 2)), (shape[0], shape[3], -1))  # [N, C, HW]
+    index = tf.cast(points[..., 1], tf.int32) * shape[2] + tf.cast(points[..., 0], tf.int32)
+    return tf.gather(flat, index[..., tf.newaxis], batch_dims=2)[..., 0]
+
+
 def _window_mask(points: tf.Tensor, ys: tf.Tensor, xs: tf.Tensor, radius: int) -> tf.Tensor:
     """float32 [N, H, W, C]: 1 within Chebyshev `radius` of each channel's point, else 0."""
     point_x = points[:, tf.newaxis, tf.newaxis, :, 0]  # [N, 1, 1, C]
@@ -65,12 +77,15 @@ def decode_landmarks(
 
     Returns:
         landmarks float32 [N, 6, 2] as (x, y) pixel indices, and scores float32 [N, 6], each
-        landmark's own probability at its argmax pixel.
+        landmark's own probability at its peak pixel. With `refine_radius` 0 the peak is the
+        raw argmax and is not refined.
     """
     landmark_maps = probabilities[..., 1:]
-    peaks, scores = _argmax_points(landmark_maps)
     if refine_radius <= 0:
-        return peaks, scores
+        return _argmax_points(landmark_maps)
+    smoothed = tf.nn.avg_pool2d(landmark_maps, SMOOTHING_SIZE, strides=1, padding="SAME")
+    peaks, _ = _argmax_points(smoothed)
+    scores = _values_at(landmark_maps, peaks)
     ys, xs = _grid(tf.shape(landmark_maps)[1], tf.shape(landmark_maps)[2])
     weights = landmark_maps * _window_mask(peaks, ys, xs, refine_radius)  # [N, H, W, 6]
     total = tf.reduce_sum(weights, axis=(1, 2))  # [N, 6]

@@ -112,9 +112,7 @@ def export_saved_model(
     export_dir.parent.mkdir(parents=True, exist_ok=True)
 
     @tf.function(
-        input_signature=[
-            tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE, 3], tf.uint8, name="images")
-        ]
+        input_signature=[tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE, 3], tf.uint8, name="images")]
     )
     def serve(images: tf.Tensor) -> dict[str, tf.Tensor]:
         return serving_outputs(model, images, top_k)

@@ -1,0 +1,91 @@
+"""Networks, loss and in-graph decoding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from training.decoding import decode_candidates, decode_landmarks
+from training.labels import make_label_map
+from training.loss import LandmarkError, WeightedCategoricalCrossentropy, class_weights
+from training.model import build_model
+
+
+def test_seed_network_has_the_seeds_parameter_count() -> None:
+    model = build_model("seed")
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert model.count_params() == 1_557_971
+    assert trainable == 1_556_525
+
+
+def test_unet_adds_skip_connections_to_the_same_encoder() -> None:
+    seed, unet = build_model("seed", 0.25), build_model("unet", 0.25)
+    assert not any("skip" in layer.name for layer in seed.layers)
+    assert sum("skip" in layer.name for layer in unet.layers) == 4
+    encoder = [layer.name for layer in seed.layers if layer.name.startswith("encoder")]
+    assert encoder == [layer.name for layer in unet.layers if layer.name.startswith("encoder")]
+
+
+@pytest.mark.parametrize("architecture", ["seed", "unet"])
+def test_model_outputs_per_pixel_probabilities(architecture: str) -> None:
+    model = build_model(architecture, width_multiplier=0.125)
+    output = model(np.zeros((2, 256, 256, 3), np.float32), training=False).numpy()
+    assert output.shape == (2, 256, 256, 7)
+    np.testing.assert_allclose(output.sum(axis=-1), 1.0, atol=1e-5)
+
+
+def test_build_model_rejects_unknown_architecture() -> None:
+    with pytest.raises(ValueError, match="architecture"):
+        build_model("resnet")
+
+
+def test_weighted_loss_equals_class_weight_on_one_hot_targets() -> None:
+    y_true = np.zeros((1, 1, 2, 7), np.float32)
+    y_true[0, 0, 0, 0] = 1.0  # background pixel
+    y_true[0, 0, 1, 3] = 1.0  # landmark-3 pixel
+    y_pred = np.full((1, 1, 2, 7), 1 / 7, np.float32)
+    loss = WeightedCategoricalCrossentropy(class_weights(1.0, 100.0))
+    per_pixel = loss.call(tf.constant(y_true), tf.constant(y_pred)).numpy()
+    np.testing.assert_allclose(per_pixel[0, 0], [np.log(7), 100 * np.log(7)], rtol=1e-5)
+
+
+def test_decode_recovers_label_points_with_subpixel_centroid() -> None:
+    points = np.array([[40, 30], [200, 31], [20, 120], [230, 125], [60, 220], [190, 221]], "f4")
+    labels = tf.stack([make_label_map(points), make_label_map(points[::-1].copy())])
+    decoded, scores = decode_landmarks(labels)
+    np.testing.assert_allclose(decoded[0].numpy(), points, atol=1e-4)
+    np.testing.assert_allclose(scores.numpy(), 1.0)
+
+
+def test_decode_never_drops_a_landmark_that_wins_no_pixel() -> None:
+    probabilities = np.zeros((1, 256, 256, 7), np.float32)
+    probabilities[..., 0] = 0.9
+    probabilities[..., 1:] = 0.1 / 6
+    probabilities[0, 100, 50, 4] = 0.3  # landmark 4 never wins, but peaks here
+    probabilities[0, 100, 50, 0] = 0.9 - 0.3 + 0.1 / 6
+    decoded, scores = decode_landmarks(tf.constant(probabilities), refine_radius=0)
+    np.testing.assert_array_equal(decoded[0, 3].numpy(), [50, 100])
+    assert scores[0, 3].numpy() == pytest.approx(0.3)
+
+
+def test_candidates_are_separate_peaks_best_first() -> None:
+    probabilities = np.zeros((1, 256, 256, 7), np.float32)
+    probabilities[..., 0] = 1.0
+    for (x, y), value in (((50, 60), 0.9), ((51, 60), 0.85), ((150, 200), 0.6), ((20, 20), 0.4)):
+        probabilities[0, y, x, 1] = value
+    points, scores = decode_candidates(tf.constant(probabilities), top_k=4)
+    np.testing.assert_array_equal(points[0, 0, :3].numpy(), [[50, 60], [150, 200], [20, 20]])
+    np.testing.assert_allclose(scores[0, 0].numpy(), [0.9, 0.6, 0.4, 0.0])
+
+
+def test_landmark_error_metric_is_zero_for_identical_maps() -> None:
+    points = np.array([[40, 30], [200, 31], [20, 120], [230, 125], [60, 220], [190, 221]], "f4")
+    label = make_label_map(points)[tf.newaxis]
+    shifted = make_label_map(points + [3, 4])[tf.newaxis]
+    metric = LandmarkError()
+    metric.update_state(label, label)
+    assert float(metric.result()) == pytest.approx(0.0, abs=1e-4)
+    metric.reset_state()
+    metric.update_state(label, shifted)
+    assert float(metric.result()) == pytest.approx(5.0, abs=1e-3)

@@ -1,0 +1,74 @@
+"""End to end: train a tiny model on In-shop files, export it, resume it, evaluate it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.inshop import write_inshop_dataset
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_training_cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    environment.pop("TF_CONFIG", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "training", *arguments],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+@pytest.mark.slow
+def test_train_export_resume_and_evaluate_on_two_logical_cpus(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    write_inshop_dataset(data_dir, 12)
+    common = [
+        "--data", str(data_dir), "--out", str(tmp_path / "models" / "tiny"),
+        "--run-dir", str(tmp_path / "run"), "--arch", "unet", "--width", "0.125",
+        "--batch-size", "4", "--steps-per-epoch", "2",
+        "--logical-cpus", "2", "--devices", "/cpu:0,/cpu:1",
+    ]  # fmt: skip
+    first = run_training_cli("train", *common, "--epochs", "2", cwd=tmp_path)
+    assert "MirroredStrategy over 2 replica(s)" in first.stderr
+
+    run_dir = tmp_path / "run"
+    log_lines = (run_dir / "training_log.csv").read_text().splitlines()
+    assert log_lines[0].startswith("epoch") and len(log_lines) == 3
+    assert "val_loss" in log_lines[0] and "val_landmark_error" in log_lines[0]
+    assert (run_dir / "checkpoints" / "best.keras").is_file()
+    assert (run_dir / "curves.png").stat().st_size > 1000
+    assert any((run_dir / "tensorboard").rglob("events.out.tfevents.*"))
+
+    # Resume from the last checkpoint for one more epoch, as the seed's 351-400 run did.
+    run_training_cli("train", *common, "--epochs", "3", "--initial-epoch", "2", cwd=tmp_path)
+    log_lines = (run_dir / "training_log.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in log_lines[1:]] == ["0", "1", "2"]
+
+    export_dir = tmp_path / "models" / "tiny" / "1"
+    metadata = json.loads((export_dir / "metadata.json").read_text())
+    assert metadata["architecture"] == "unet"
+    assert metadata["training_data"]["num_train"] == 10
+    assert metadata["training_data"]["num_validation"] == 2
+    assert metadata["training"]["epochs"] == 3
+    assert 0.0 <= metadata["evaluation"]["normalized_error"] <= 1.5
+
+    report_dir = tmp_path / "report"
+    run_training_cli(
+        "evaluate", "--model", str(tmp_path / "models" / "tiny"), "--data", str(data_dir),
+        "--out", str(report_dir), cwd=tmp_path,
+    )  # fmt: skip
+    report = json.loads((report_dir / "report.json").read_text())
+    assert report["num_images"] == 12
+    assert (report_dir / "report.md").is_file()

@@ -1,0 +1,205 @@
+"""Command line: `python -m training {train,export,evaluate,synth} ...`.
+
+Each subcommand is flag parsing over one library call; the work lives in the step modules.
+TensorFlow is imported inside the handlers so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from training.annotations import FilterOptions
+from training.labels import RING_PROFILE, LabelProfile
+from training.model import ARCHITECTURES
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(",") if part)
+
+
+def _float_list(text: str) -> tuple[float, ...]:
+    return tuple(float(part) for part in text.split(",") if part)
+
+
+def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags for which annotation rows are used (defaults: the seed's filter)."""
+    group = parser.add_argument_group("row filter")
+    group.add_argument("--clothes-types", type=_int_list, default=(1,), help="default: 1")
+    group.add_argument(
+        "--variation-types",
+        type=_int_list,
+        default=(1,),
+        help="comma-separated; empty string keeps every pose (default: 1)",
+    )
+    group.add_argument(
+        "--allow-hidden",
+        action="store_true",
+        help="keep rows with occluded or truncated landmarks",
+    )
+
+
+def filter_options(args: argparse.Namespace) -> FilterOptions:
+    """The row filter the flags describe."""
+    return FilterOptions(
+        clothes_types=args.clothes_types,
+        variation_types=args.variation_types or None,
+        require_all_visible=not args.allow_hidden,
+    )
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of `python -m training train`."""
+    parser.add_argument("--data", type=Path, required=True, help="folder in In-shop layout")
+    parser.add_argument("--out", type=Path, required=True, help="models/NAME; export -> NAME/V")
+    parser.add_argument("--version", type=int, default=1, help="export version (default 1)")
+    parser.add_argument("--run-dir", type=Path, help="logs and checkpoints (default runs/NAME)")
+    parser.add_argument("--arch", choices=ARCHITECTURES, default="unet")
+    parser.add_argument("--width", type=float, default=1.0, help="filter-count multiplier")
+    parser.add_argument("--dropout", type=float, default=0.3)
+    parser.add_argument("--epochs", type=int, default=400)
+    parser.add_argument("--initial-epoch", type=int, default=0, help="resume at this epoch")
+    parser.add_argument("--resume", type=Path, help="checkpoint (default RUN_DIR/.../last.keras)")
+    parser.add_argument("--batch-size", type=int, default=10)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--validation-fraction", type=float, default=0.2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--label-profile", choices=("ring", "gaussian"), default="ring")
+    parser.add_argument(
+        "--ring",
+        type=_float_list,
+        default=RING_PROFILE,
+        help="ring probabilities by Chebyshev distance (default: the seed's)",
+    )
+    parser.add_argument("--sigma", type=float, default=4.0, help="gaussian profile sigma (px)")
+    parser.add_argument("--background-weight", type=float, default=1.0)
+    parser.add_argument("--landmark-weight", type=float, default=65536.0)
+    parser.add_argument("--no-augment", action="store_true")
+    parser.add_argument("--steps-per-epoch", type=int, help="default: one pass over the data")
+    parser.add_argument(
+        "--monitor",
+        default="val_landmark_error",
+        help="validation figure that picks the best checkpoint (default val_landmark_error)",
+    )
+    parser.add_argument("--time-limit-minutes", type=float, help="stop after this many minutes")
+    parser.add_argument(
+        "--devices",
+        type=lambda text: tuple(text.split(",")),
+        help="explicit devices for MirroredStrategy, e.g. /cpu:0,/cpu:1",
+    )
+    parser.add_argument(
+        "--logical-cpus",
+        type=int,
+        default=0,
+        help="split the CPU into N logical devices first (for testing distribution)",
+    )
+    parser.add_argument("--top-k", type=int, default=5, help="candidates per landmark in export")
+    add_filter_arguments(parser)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Handler of `python -m training train`."""
+    from training.distribute import configure_logical_cpus
+
+    configure_logical_cpus(args.logical_cpus)
+    from training.train import TrainConfig, train
+
+    config = TrainConfig(
+        data_dir=args.data,
+        out_dir=args.out,
+        version=args.version,
+        run_dir=args.run_dir,
+        architecture=args.arch,
+        width_multiplier=args.width,
+        dropout_rate=args.dropout,
+        epochs=args.epochs,
+        initial_epoch=args.initial_epoch,
+        resume_from=args.resume,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        validation_fraction=args.validation_fraction,
+        seed=args.seed,
+        filters=filter_options(args),
+        profile=LabelProfile(kind=args.label_profile, ring=args.ring, sigma=args.sigma),
+        background_weight=args.background_weight,
+        landmark_weight=args.landmark_weight,
+        augment=not args.no_augment,
+        steps_per_epoch=args.steps_per_epoch,
+        monitor=args.monitor,
+        time_limit_minutes=args.time_limit_minutes,
+        devices=args.devices,
+        top_k=args.top_k,
+    )
+    result = train(config)
+    print(
+        f"exported {result.export_dir} after {result.epochs_run} epoch(s), {result.seconds:.0f} s"
+    )
+    if result.validation:
+        print(
+            f"validation: NE {result.validation['normalized_error']:.4f}, "
+            f"mean error {result.validation['mean_pixel_error']:.2f} px"
+        )
+    return 0
+
+
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of `python -m training export` (a checkpoint -> SavedModel)."""
+    parser.add_argument("--checkpoint", type=Path, required=True, help="a .keras checkpoint")
+    parser.add_argument("--out", type=Path, required=True, help="models/NAME")
+    parser.add_argument("--version", type=int, default=1)
+    parser.add_argument("--top-k", type=int, default=5)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Handler of `python -m training export`."""
+    import keras
+
+    import training.loss  # noqa: F401  (registers the custom loss and metric for loading)
+    from training.export import base_metadata, export_saved_model
+
+    model = keras.saving.load_model(args.checkpoint)
+    architecture = "unet" if any("skip" in layer.name for layer in model.layers) else "seed"
+    first_conv = model.get_layer("encoder0_conv0")
+    width = first_conv.filters / 16
+    metadata = base_metadata(args.out.name, args.version, architecture, width, args.top_k)
+    metadata["training_data"] = {"checkpoint": str(args.checkpoint)}
+    export_dir = export_saved_model(model, args.out / str(args.version), metadata, args.top_k)
+    print(f"exported {export_dir}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    parser.add_argument("--log-level", default="INFO")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train_parser = commands.add_parser("train", help="train, evaluate and export a model")
+    add_train_arguments(train_parser)
+    train_parser.set_defaults(handler=run_train)
+
+    export_parser = commands.add_parser("export", help="export a checkpoint as a SavedModel")
+    add_export_arguments(export_parser)
+    export_parser.set_defaults(handler=run_export)
+
+    from training.evaluate import add_evaluate_arguments, run_evaluate
+
+    evaluate_parser = commands.add_parser("evaluate", help="score a model on an annotated set")
+    add_evaluate_arguments(evaluate_parser)
+    evaluate_parser.set_defaults(handler=run_evaluate)
+
+    from training.synth.cli import add_synth_arguments, run_synth
+
+    synth_parser = commands.add_parser("synth", help="generate a synthetic data set")
+    add_synth_arguments(synth_parser)
+    synth_parser.set_defaults(handler=run_synth)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parses arguments and runs the chosen subcommand."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    return int(args.handler(args))

@@ -1,0 +1,277 @@
+"""Training: a data directory in In-shop layout -> a trained, evaluated, exported model.
+
+    annotations -> split -> datasets -> model (under a tf.distribute strategy) -> fit
+        -> best checkpoint -> SavedModel in models/<name>/<version> -> validation figures
+
+Run artefacts go to the run directory (default `runs/<name>`): `training_log.csv`,
+`tensorboard/`, `checkpoints/best.keras` (best on the monitored validation figure),
+`checkpoints/last.keras` (for `--initial-epoch` resumes) and `curves.png`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from training.annotations import Annotation, FilterOptions, Split, load_split
+from training.augment import AugmentOptions
+from training.dataset import load_image, make_dataset
+from training.distribute import make_strategy
+from training.export import base_metadata, export_saved_model
+from training.labels import LabelProfile
+from training.loss import LandmarkError, WeightedCategoricalCrossentropy, class_weights
+from training.model import build_model
+from training.plots import plot_history
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything one training run needs; the CLI fills it from flags."""
+
+    data_dir: Path
+    out_dir: Path  # models/<name>; the export lands in out_dir/<version>
+    version: int = 1
+    run_dir: Path | None = None  # default runs/<name>
+    architecture: str = "unet"
+    width_multiplier: float = 1.0
+    dropout_rate: float = 0.3
+    epochs: int = 400
+    initial_epoch: int = 0
+    resume_from: Path | None = None
+    batch_size: int = 10
+    learning_rate: float = 1e-3
+    validation_fraction: float = 0.2
+    seed: int = 0
+    filters: FilterOptions = FilterOptions()
+    profile: LabelProfile = LabelProfile()
+    background_weight: float = 1.0
+    landmark_weight: float = 65536.0
+    augment: bool = True
+    steps_per_epoch: int | None = None
+    monitor: str = "val_landmark_error"
+    time_limit_minutes: float | None = None
+    devices: tuple[str, ...] | None = None
+    top_k: int = 5
+    verbose: int = 1
+
+    @property
+    def name(self) -> str:
+        return self.out_dir.name
+
+    @property
+    def resolved_run_dir(self) -> Path:
+        return self.run_dir or Path("runs") / self.name
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainResult:
+    """What a finished run produced."""
+
+    export_dir: Path
+    run_dir: Path
+    best_checkpoint: Path
+    epochs_run: int
+    seconds: float
+    validation: dict[str, Any]
+
+
+class TimeLimit(keras.callbacks.Callback):
+    """Stops training at the end of the first epoch that finishes past a wall-clock budget."""
+
+    def __init__(self, minutes: float) -> None:
+        super().__init__()
+        self.deadline = time.monotonic() + minutes * 60.0
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if time.monotonic() >= self.deadline:
+            logger.info("time limit reached after epoch %d; stopping", epoch + 1)
+            self.model.stop_training = True
+
+
+def compile_model(model: keras.Model, config: TrainConfig) -> None:
+    """Attaches optimiser, weighted loss and metrics (per-pixel accuracy, landmark error)."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss=WeightedCategoricalCrossentropy(
+            class_weights(config.background_weight, config.landmark_weight)
+        ),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy"), LandmarkError()],
+    )
+
+
+def _callbacks(config: TrainConfig, run_dir: Path, has_validation: bool) -> list[Any]:
+    checkpoints = run_dir / "checkpoints"
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    monitor = config.monitor if has_validation else config.monitor.removeprefix("val_")
+    callbacks: list[Any] = [
+        keras.callbacks.CSVLogger(
+            str(run_dir / "training_log.csv"), append=config.initial_epoch > 0
+        ),
+        keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False),
+        keras.callbacks.ModelCheckpoint(
+            str(checkpoints / "best.keras"), monitor=monitor, mode="min", save_best_only=True
+        ),
+        keras.callbacks.ModelCheckpoint(str(checkpoints / "last.keras")),
+    ]
+    if config.time_limit_minutes is not None:
+        callbacks.append(TimeLimit(config.time_limit_minutes))
+    return callbacks
+
+
+def _resume_path(config: TrainConfig, run_dir: Path) -> Path | None:
+    if config.resume_from is not None:
+        return config.resume_from
+    if config.initial_epoch > 0:
+        return run_dir / "checkpoints" / "last.keras"
+    return None
+
+
+def validation_figures(
+    export_dir: Path, annotations: list[Annotation], data_dir: Path, batch_size: int = 16
+) -> dict[str, Any]:
+    """Scores an exported model on samples, through its serving signature.
+
+    Points are compared in the 256-pixel model space: NE divides dx by the width and dy by the
+    height, so it is the same there as in each image's own pixel space.
+    """
+    from training.evaluate import compute_metrics
+
+    signature = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
+    paths = [str(data_dir / a.image_name) for a in annotations]
+    points = np.stack([a.points for a in annotations]).astype(np.float32)
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((paths, points))
+        .map(load_image, num_parallel_calls=tf.data.AUTOTUNE)
+        .batch(batch_size)
+    )
+    predicted, truth = [], []
+    for images, batch_points in dataset:
+        predicted.append(signature(images=images)["landmarks"].numpy())
+        truth.append(batch_points.numpy())
+    predicted_points, true_points = np.concatenate(predicted), np.concatenate(truth)
+    sizes = np.full((len(annotations), 2), 256.0, dtype=np.float32)
+    visible = np.ones(true_points.shape[:2], dtype=bool)
+    return dict(compute_metrics(predicted_points, true_points, visible, sizes))
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Runs one training job end to end (see module docstring)."""
+    started = time.monotonic()
+    run_dir = config.resolved_run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    split: Split = load_split(
+        config.data_dir, config.filters, config.validation_fraction, config.seed
+    )
+    logger.info(
+        "data: %d training, %d validation samples (%s)",
+        len(split.train),
+        len(split.validation),
+        split.source,
+    )
+    if not split.train:
+        raise ValueError(f"no training samples in {config.data_dir}")
+
+    strategy = make_strategy(config.devices)
+    logger.info(
+        "strategy %s over %d replica(s)", type(strategy).__name__, strategy.num_replicas_in_sync
+    )
+    train_data = make_dataset(
+        split.train,
+        config.data_dir,
+        config.batch_size,
+        training=True,
+        profile=config.profile,
+        augment_options=AugmentOptions() if config.augment else None,
+        seed=config.seed,
+    )
+    validation_data = (
+        make_dataset(
+            split.validation,
+            config.data_dir,
+            config.batch_size,
+            training=False,
+            profile=config.profile,
+        )
+        if split.validation
+        else None
+    )
+    if config.steps_per_epoch:
+        train_data = train_data.repeat()
+
+    keras.utils.set_random_seed(config.seed)
+    resume = _resume_path(config, run_dir)
+    with strategy.scope():
+        if resume is not None:
+            if not resume.is_file():
+                raise FileNotFoundError(f"checkpoint to resume from does not exist: {resume}")
+            logger.info("resuming from %s at epoch %d", resume, config.initial_epoch)
+            model = keras.saving.load_model(resume)
+        else:
+            model = build_model(config.architecture, config.width_multiplier, config.dropout_rate)
+            compile_model(model, config)
+
+    history = model.fit(
+        train_data,
+        validation_data=validation_data,
+        epochs=config.epochs,
+        initial_epoch=config.initial_epoch,
+        steps_per_epoch=config.steps_per_epoch,
+        callbacks=_callbacks(config, run_dir, validation_data is not None),
+        verbose=config.verbose,
+    )
+    epochs_run = len(history.epoch)
+    plot_history(run_dir / "training_log.csv", run_dir / "curves.png")
+
+    best_checkpoint = run_dir / "checkpoints" / "best.keras"
+    best_model = keras.saving.load_model(best_checkpoint)
+    seconds = time.monotonic() - started
+    metadata = base_metadata(
+        config.name, config.version, config.architecture, config.width_multiplier, config.top_k
+    )
+    metadata["training_data"] = {
+        "path": str(config.data_dir),
+        "num_train": len(split.train),
+        "num_validation": len(split.validation),
+        "split": split.source,
+        "filters": dataclasses.asdict(config.filters),
+    }
+    metadata["training"] = {
+        "epochs": config.initial_epoch + epochs_run,
+        "batch_size": config.batch_size,
+        "learning_rate": config.learning_rate,
+        "label_profile": dataclasses.asdict(config.profile),
+        "class_weights": class_weights(config.background_weight, config.landmark_weight),
+        "augment": config.augment,
+        "seed": config.seed,
+        "seconds": round(seconds, 1),
+    }
+    export_dir = export_saved_model(
+        best_model, config.out_dir / str(config.version), metadata, config.top_k
+    )
+    figures: dict[str, Any] = {}
+    if split.validation:
+        figures = validation_figures(export_dir, split.validation, config.data_dir)
+        metadata["evaluation"] = {"split": "validation", **figures}
+        # Re-export only the metadata: the SavedModel itself is unchanged.
+        from training.export import write_metadata
+
+        write_metadata(export_dir, {**metadata, "top_k": config.top_k})
+    (run_dir / "validation.json").write_text(json.dumps(figures, indent=2) + "\n")
+    return TrainResult(
+        export_dir=export_dir,
+        run_dir=run_dir,
+        best_checkpoint=best_checkpoint,
+        epochs_run=epochs_run,
+        seconds=time.monotonic() - started,
+        validation=figures,
+    )
