@@ -96,6 +96,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="split the CPU into N logical devices first (for testing distribution)",
     )
     parser.add_argument("--top-k", type=int, default=5, help="candidates per landmark in export")
+    parser.add_argument(
+        "--mixed-precision",
+        action="store_true",
+        help="train in mixed_bfloat16 (export stays float32)",
+    )
     add_filter_arguments(parser)
 
 
@@ -131,6 +136,7 @@ def run_train(args: argparse.Namespace) -> int:
         time_limit_minutes=args.time_limit_minutes,
         devices=args.devices,
         top_k=args.top_k,
+        mixed_precision=args.mixed_precision,
     )
     result = train(config)
     print(

@@ -352,7 +352,10 @@ def read_image_rgb(path: Path) -> np.ndarray:
     Raises:
         ImageReadError: OpenCV cannot decode the file.
     """
+    # Bytes first, then decode: cv2.imread cannot open non-ASCII paths on every platform.
     data = np.fromfile(path, dtype=np.uint8)
+    if data.size == 0:  # imdecode asserts on an empty buffer instead of returning None
+        raise ImageReadError(f"image {path} is empty")
     image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if image is None:
         raise ImageReadError(f"cannot decode image {path}")
@@ -708,6 +711,15 @@ def _model_line(model: Mapping[str, Any]) -> str:
     return f"{model['name']} version {model['version']}" + (f" ({details})" if details else "")
 
 
+def _filter_line(options: FilterOptions) -> str:
+    variations = (
+        "any" if options.variation_types is None else ", ".join(map(str, options.variation_types))
+    )
+    visibility = "all six visible" if options.require_all_visible else "any visibility"
+    clothes = ", ".join(map(str, options.clothes_types))
+    return f"clothes type {clothes}; variation type {variations}; {visibility}"
+
+
 def format_markdown(report: EvaluationReport) -> str:
     """report.md: what was evaluated, a table per landmark with an overall row, the worst."""
     metrics = report.metrics
@@ -716,7 +728,7 @@ def format_markdown(report: EvaluationReport) -> str:
         "",
         f"- Model: {_model_line(report.model)}, `{report.model['path']}`",
         f"- Data: `{report.data_dir}`, {report.num_images} images",
-        f"- Filter: {dataclasses.asdict(report.filters)}",
+        f"- Filter: {_filter_line(report.filters)}",
         f"- Evaluated: {report.evaluated_at}",
         "",
         "| " + " | ".join(_TABLE_HEADER) + " |",

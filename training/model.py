@@ -99,5 +99,9 @@ def build_model(
             x = keras.layers.Dropout(dropout_rate, name=f"decoder{stage}_dropout")(x)
 
     # === Head: a per-pixel Dense layer is a 1x1 convolution over the channels ===
-    outputs = keras.layers.Dense(NUM_CLASSES, activation="softmax", name="class_probabilities")(x)
+    # float32 even under a mixed-precision policy: the peak search and its sub-pixel centroid
+    # need more than bfloat16's three significant digits.
+    outputs = keras.layers.Dense(
+        NUM_CLASSES, activation="softmax", dtype="float32", name="class_probabilities"
+    )(x)
     return keras.Model(inputs, outputs, name=f"{architecture}_landmarks")

@@ -62,6 +62,7 @@ class TrainConfig:
     time_limit_minutes: float | None = None
     devices: tuple[str, ...] | None = None
     top_k: int = 5
+    mixed_precision: bool = False
     verbose: int = 1
 
     @property
@@ -96,6 +97,22 @@ class TimeLimit(keras.callbacks.Callback):
         if time.monotonic() >= self.deadline:
             logger.info("time limit reached after epoch %d; stopping", epoch + 1)
             self.model.stop_training = True
+
+
+def float32_copy(model: keras.Model, config: TrainConfig) -> keras.Model:
+    """The same network and weights computing in float32, for export.
+
+    A model trained under `mixed_bfloat16` would otherwise serve in bfloat16, which is slow on
+    CPUs without native bfloat16 and coarser than the service needs.
+    """
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        copy = build_model(config.architecture, config.width_multiplier, config.dropout_rate)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def compile_model(model: keras.Model, config: TrainConfig) -> None:
@@ -209,6 +226,10 @@ def train(config: TrainConfig) -> TrainResult:
         train_data = train_data.repeat()
 
     keras.utils.set_random_seed(config.seed)
+    if config.mixed_precision:
+        # bfloat16 convolutions run ~2-3x faster on CPUs with AVX512-BF16 and on recent GPUs;
+        # variables stay float32.
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
     resume = _resume_path(config, run_dir)
     with strategy.scope():
         if resume is not None:
@@ -228,12 +249,13 @@ def train(config: TrainConfig) -> TrainResult:
         steps_per_epoch=config.steps_per_epoch,
         callbacks=_callbacks(config, run_dir, validation_data is not None),
         verbose=config.verbose,
+        shuffle=False,  # the dataset shuffles itself
     )
     epochs_run = len(history.epoch)
     plot_history(run_dir / "training_log.csv", run_dir / "curves.png")
 
     best_checkpoint = run_dir / "checkpoints" / "best.keras"
-    best_model = keras.saving.load_model(best_checkpoint)
+    best_model = float32_copy(keras.saving.load_model(best_checkpoint), config)
     seconds = time.monotonic() - started
     metadata = base_metadata(
         config.name, config.version, config.architecture, config.width_multiplier, config.top_k
@@ -252,6 +274,7 @@ def train(config: TrainConfig) -> TrainResult:
         "label_profile": dataclasses.asdict(config.profile),
         "class_weights": class_weights(config.background_weight, config.landmark_weight),
         "augment": config.augment,
+        "mixed_precision": config.mixed_precision,
         "seed": config.seed,
         "seconds": round(seconds, 1),
     }
