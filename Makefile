@@ -20,8 +20,8 @@ serve: $(STAMP)
 	$(BIN)/uvicorn app.main:app --host $${LANDMARKS_HOST:-0.0.0.0} --port $${LANDMARKS_PORT:-8000}
 
 lint: $(STAMP)
-	$(BIN)/ruff check app training tests
-	$(BIN)/ruff format --check app training tests
+	$(BIN)/ruff check app training tests benchmarks
+	$(BIN)/ruff format --check app training tests benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -30,8 +30,8 @@ test: lint typecheck
 	$(BIN)/pytest
 
 format: $(STAMP)
-	$(BIN)/ruff format app training tests
-	$(BIN)/ruff check --fix app training tests
+	$(BIN)/ruff format app training tests benchmarks
+	$(BIN)/ruff check --fix app training tests benchmarks
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -22,13 +22,13 @@ import tensorflow as tf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.inshop import write_inshop_dataset  # noqa: E402
-from tests.training.test_labels import loop_label_map  # noqa: E402
-from training.annotations import load_split  # noqa: E402
-from training.dataset import make_dataset  # noqa: E402
-from training.labels import make_label_map  # noqa: E402
-from training.model import build_model  # noqa: E402
-from training.train import TrainConfig, compile_model  # noqa: E402
+from tests.inshop import write_inshop_dataset
+from tests.training.test_labels import loop_label_map
+from training.annotations import load_split
+from training.dataset import make_dataset
+from training.labels import make_label_map
+from training.model import build_model
+from training.train import TrainConfig, compile_model
 
 
 def rate(count: int, seconds: float) -> str:

@@ -88,7 +88,7 @@ def test_load_split_follows_the_partition_file(tmp_path: Path) -> None:
     statuses = ["train", "query", "train", "gallery"]
     lines = [f"{n} id_{i:08d} {s}" for i, (n, s) in enumerate(zip(names, statuses, strict=True))]
     (tmp_path / "list_eval_partition.txt").write_text(
-        f"4\nimage_name item_id evaluation_status\n" + "\n".join(lines) + "\n"
+        "4\nimage_name item_id evaluation_status\n" + "\n".join(lines) + "\n"
     )
     split = load_split(tmp_path)
     assert [a.image_name for a in split.train] == [names[0], names[2]]

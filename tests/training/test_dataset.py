@@ -46,7 +46,7 @@ def test_augment_keeps_points_inside_and_image_in_range() -> None:
     image = tf.random.uniform((256, 256, 3), maxval=255.0)
     for seed in range(10):
         out_image, out_points = augment(image, tf.constant(POINTS), tf.constant([seed, 7]))
-        assert 0.0 <= float(tf.reduce_min(out_image)) and float(tf.reduce_max(out_image)) <= 255
+        assert float(tf.reduce_min(out_image)) >= 0.0 and float(tf.reduce_max(out_image)) <= 255
         assert np.all((out_points.numpy() >= 2.0) & (out_points.numpy() <= 253.0))
 
 

@@ -82,7 +82,7 @@ def test_candidates_are_separate_peaks_best_first() -> None:
 def test_landmark_error_metric_is_zero_for_identical_maps() -> None:
     points = np.array([[40, 30], [200, 31], [20, 120], [230, 125], [60, 220], [190, 221]], "f4")
     label = make_label_map(points)[tf.newaxis]
-    shifted = make_label_map(points + [3, 4])[tf.newaxis]
+    shifted = make_label_map(points + np.array([3.0, 4.0], "f4"))[tf.newaxis]
     metric = LandmarkError()
     metric.update_state(label, label)
     assert float(metric.result()) == pytest.approx(0.0, abs=1e-4)
