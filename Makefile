@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 serve: $(STAMP)
-	$(BIN)/uvicorn app.main:app --host $${LANDMARKS_HOST:-0.0.0.0} --port $${LANDMARKS_PORT:-8000}
+	$(BIN)/python -m app
 
 lint: $(STAMP)
 	$(BIN)/ruff check app training tests benchmarks

@@ -70,5 +70,5 @@ def test_train_export_resume_and_evaluate_on_two_logical_cpus(tmp_path: Path) ->
         "--out", str(report_dir), cwd=tmp_path,
     )  # fmt: skip
     report = json.loads((report_dir / "report.json").read_text())
-    assert report["num_images"] == 12
+    assert report["metrics"]["num_images"] == 12
     assert (report_dir / "report.md").is_file()

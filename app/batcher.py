@@ -1,0 +1,214 @@
+"""Micro-batching: concurrent requests' images share one model call.
+
+    submit() ──put_nowait──> asyncio.Queue (bounded) ──> _run() collects up to MAX_BATCH_SIZE,
+       ^                                                  waiting at most BATCH_WAIT_MS after
+       │                                                  the first image arrived
+       └──── per-image future <── results split ── predict(stacked batch) in the inference thread
+
+The queue and the futures live on the event loop; the model call runs in a dedicated
+single-thread executor, so the loop stays free and at most one model call runs at a time (the
+model parallelises internally). While one batch runs, the next one gathers in the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from app.errors import InferenceError, ModelNotReadyError, QueueFullError, QueueTimeoutError
+
+logger = logging.getLogger(__name__)
+
+PredictFn = Callable[[np.ndarray], Mapping[str, np.ndarray]]
+
+
+class BatchObserver(Protocol):
+    """Receives the batcher's measurements (the metrics module implements it)."""
+
+    def observe_queue_wait(self, seconds: float) -> None: ...
+
+    def observe_batch(self, size: int, inference_seconds: float) -> None: ...
+
+
+class _NullObserver:
+    def observe_queue_wait(self, seconds: float) -> None:
+        pass
+
+    def observe_batch(self, size: int, inference_seconds: float) -> None:
+        pass
+
+
+@dataclass
+class _Job:
+    image: np.ndarray
+    future: asyncio.Future[dict[str, np.ndarray]]
+    enqueued_at: float = field(default_factory=time.monotonic)
+
+
+class MicroBatcher:
+    """Collects single images into batches for one model function.
+
+    Args:
+        predict: the model call, uint8 [N, S, S, 3] -> dict of arrays with N first; blocking.
+        max_batch_size: most images per call.
+        max_wait_s: longest the first image of a batch waits for company.
+        queue_length: most images waiting; more are refused with QueueFullError.
+        queue_timeout_s: longest a caller waits for its result before QueueTimeoutError.
+        observer: receives queue-wait and batch measurements.
+    """
+
+    def __init__(
+        self,
+        predict: PredictFn,
+        *,
+        max_batch_size: int,
+        max_wait_s: float,
+        queue_length: int,
+        queue_timeout_s: float,
+        observer: BatchObserver | None = None,
+    ) -> None:
+        if max_batch_size < 1 or queue_length < 1:
+            raise ValueError("max_batch_size and queue_length must be at least 1")
+        self._predict = predict
+        self._max_batch_size = max_batch_size
+        self._max_wait_s = max_wait_s
+        self._queue_length = queue_length
+        self._queue_timeout_s = queue_timeout_s
+        self._observer: BatchObserver = observer or _NullObserver()
+        self._queue: asyncio.Queue[_Job] | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._in_progress: list[_Job] = []
+
+    @property
+    def queue_depth(self) -> int:
+        """Images waiting for a model call (not counting the one running)."""
+        return 0 if self._queue is None else self._queue.qsize()
+
+    async def start(self) -> None:
+        """Starts the worker task; call from the event loop that will submit."""
+        if self._worker is not None:
+            raise RuntimeError("the batcher is already running")
+        self._queue = asyncio.Queue(maxsize=self._queue_length)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
+        self._worker = asyncio.create_task(self._run(), name="micro-batcher")
+
+    async def stop(self) -> None:
+        """Stops the worker; waiting callers get ModelNotReadyError."""
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+            self._worker = None
+        shutting_down = ModelNotReadyError("the service is shutting down")
+        for job in self._in_progress:
+            if not job.future.done():
+                job.future.set_exception(shutting_down)
+        self._in_progress = []
+        if self._queue is not None:
+            while not self._queue.empty():
+                job = self._queue.get_nowait()
+                if not job.future.done():
+                    job.future.set_exception(shutting_down)
+        if self._executor is not None:
+            # Waits for a running model call to finish; in a thread, so the loop stays free.
+            await asyncio.to_thread(self._executor.shutdown, wait=True)
+            self._executor = None
+
+    async def submit(self, image: np.ndarray) -> dict[str, np.ndarray]:
+        """Queues one image and waits for its share of a batched model call.
+
+        Args:
+            image: uint8 [S, S, 3] model input.
+
+        Returns:
+            The model's outputs for this image (the batch axis removed).
+
+        Raises:
+            ModelNotReadyError: the batcher is not running.
+            QueueFullError: `queue_length` images are already waiting.
+            QueueTimeoutError: no result within `queue_timeout_s`.
+            InferenceError: the model call failed.
+        """
+        if self._queue is None or self._worker is None:
+            raise ModelNotReadyError("the model is not ready")
+        job = _Job(image=image, future=asyncio.get_running_loop().create_future())
+        try:
+            self._queue.put_nowait(job)
+        except asyncio.QueueFull:
+            raise QueueFullError(
+                f"the inference queue is full ({self._queue_length} images); retry shortly"
+            ) from None
+        try:
+            # On timeout wait_for cancels the future, which tells the worker to skip the job.
+            return await asyncio.wait_for(job.future, timeout=self._queue_timeout_s)
+        except TimeoutError:
+            raise QueueTimeoutError(
+                f"no model result within {self._queue_timeout_s:g} s; the service is "
+                "overloaded, retry later"
+            ) from None
+
+    async def _collect_batch(self) -> list[_Job]:
+        """Waits for a first job, then gathers more until the batch is full or time is up."""
+        if self._queue is None:
+            raise RuntimeError("the batcher has not been started")
+        first = await self._queue.get()
+        batch = [first]
+        # Counted from the first job's arrival: a job that already waited through the previous
+        # model call is not made to wait again.
+        deadline = first.enqueued_at + self._max_wait_s
+        while len(batch) < self._max_batch_size:
+            try:
+                batch.append(self._queue.get_nowait())
+                continue
+            except asyncio.QueueEmpty:
+                pass
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                async with asyncio.timeout(remaining):
+                    batch.append(await self._queue.get())
+            except TimeoutError:
+                break
+        return batch
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = await self._collect_batch()
+            # Jobs whose caller timed out or went away are dropped here, before the model.
+            jobs = [job for job in batch if not job.future.done()]
+            if not jobs:
+                continue
+            now = time.monotonic()
+            for job in jobs:
+                self._observer.observe_queue_wait(now - job.enqueued_at)
+            self._in_progress = jobs
+            images = np.stack([job.image for job in jobs])
+            started = time.perf_counter()
+            try:
+                outputs = await loop.run_in_executor(self._executor, self._predict, images)
+            except Exception:
+                # A failing model call must fail these requests, not stop the worker for good.
+                # The client gets a generic message; the details go to the log.
+                logger.exception("model call failed for a batch of %d", len(jobs))
+                for job in jobs:
+                    if not job.future.done():
+                        job.future.set_exception(InferenceError("the model call failed"))
+                self._in_progress = []
+                continue
+            # Not in a `finally`: on cancellation stop() still needs the list to fail them.
+            self._in_progress = []
+            self._observer.observe_batch(len(jobs), time.perf_counter() - started)
+            for index, job in enumerate(jobs):
+                if not job.future.done():
+                    job.future.set_result({name: value[index] for name, value in outputs.items()})

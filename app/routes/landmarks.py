@@ -1,0 +1,136 @@
+"""POST /landmarks, /landmarks/overlay and /landmarks/batch: read the upload, call the pipeline,
+shape the answer. Validation and all the work live in app.uploads and app.pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel
+
+from app.deps import ApiKeyDep, PipelineDep, SettingsDep
+from app.pipeline import AnalysisOptions, LandmarkPipeline
+from app.routes.openapi import error_responses, upload_body
+from app.schemas import BatchResponse, LandmarkResponse
+from app.settings import Settings
+from app.uploads import read_batch_images, read_single_image
+
+router = APIRouter(prefix="/landmarks", tags=["landmarks"], dependencies=[ApiKeyDep])
+
+TopKQuery = Annotated[
+    int,
+    Query(
+        ge=0,
+        description="Also return up to this many distinct candidate peaks per landmark "
+        "(0..top_k of the model, see GET /metadata; 0 = none).",
+    ),
+]
+OverlayQuery = Annotated[
+    bool | None,
+    Query(
+        description="Include the base64 PNG overlay; defaults to LANDMARKS_OVERLAY_DEFAULT.",
+    ),
+]
+
+_UPLOAD_ERRORS = error_responses(400, 401, 413, 415, 422, 503)
+
+
+def _options(settings: Settings, top_k: int, overlay: bool | None) -> AnalysisOptions:
+    return AnalysisOptions(
+        top_k=top_k, overlay=settings.OVERLAY_DEFAULT if overlay is None else overlay
+    )
+
+
+async def _json_response(pipeline: LandmarkPipeline, build: Callable[[], BaseModel]) -> Response:
+    """Builds and serialises a response body in the CPU pool.
+
+    With the base64 overlay of a large photo the JSON runs to tens of megabytes: encoding it on
+    the event loop would stall every other request meanwhile. The documented `response_model`
+    still describes the body.
+    """
+
+    def render() -> bytes:
+        return build().model_dump_json().encode("utf-8")
+
+    return Response(content=await pipeline.run_in_pool(render), media_type="application/json")
+
+
+@router.post(
+    "",
+    response_model=LandmarkResponse,
+    summary="Find the six garment landmarks in one image",
+    description="Send the image as multipart field `image` or as the raw body (`Content-Type: "
+    "image/jpeg` etc.). JPEG, PNG, WebP and BMP are accepted, recognised from their bytes. "
+    "Coordinates are pixel indices of the upload after EXIF rotation, with the centre of the "
+    "top-left pixel at (0, 0).",
+    responses=_UPLOAD_ERRORS,
+    openapi_extra=upload_body("image", repeated=False, raw_allowed=True),
+)
+async def detect_landmarks(
+    request: Request,
+    settings: SettingsDep,
+    pipeline: PipelineDep,
+    top_k: TopKQuery = 0,
+    overlay: OverlayQuery = None,
+) -> Response:
+    options = _options(settings, top_k, overlay)
+    pipeline.check_options(options)
+    data = await read_single_image(request, settings.MAX_UPLOAD_BYTES)
+    analysis = await pipeline.analyse(data, options)
+    return await _json_response(
+        pipeline, lambda: LandmarkResponse.from_analysis(analysis, pipeline.metadata)
+    )
+
+
+@router.post(
+    "/overlay",
+    response_class=Response,
+    summary="The overlay image itself, as PNG",
+    description="Same input as POST /landmarks; answers with the overlay as `image/png` at the "
+    "upload's size, for a browser or `curl -o overlay.png`.",
+    responses={
+        200: {"content": {"image/png": {}}, "description": "The overlay PNG."},
+        **_UPLOAD_ERRORS,
+    },
+    openapi_extra=upload_body("image", repeated=False, raw_allowed=True),
+)
+async def render_overlay_png(
+    request: Request, settings: SettingsDep, pipeline: PipelineDep
+) -> Response:
+    data = await read_single_image(request, settings.MAX_UPLOAD_BYTES)
+    analysis = await pipeline.analyse(data, AnalysisOptions(top_k=0, overlay=True))
+    return Response(content=analysis.overlay_png, media_type="image/png")
+
+
+@router.post(
+    "/batch",
+    response_model=BatchResponse,
+    summary="Landmarks for several images in one request",
+    description="Repeat multipart field `images` once per image (at most "
+    "LANDMARKS_MAX_IMAGES_PER_REQUEST). Results come back in upload order. All images are "
+    "validated before any reaches the model: if one is bad the whole request fails with that "
+    "image's 4xx, its `detail` starting with `images[<index>]: ` (0-based), and nothing is "
+    "returned for the others, so a pipeline can fix or drop that one image and resend.",
+    responses=_UPLOAD_ERRORS,
+    openapi_extra=upload_body("images", repeated=True, raw_allowed=False),
+)
+async def detect_landmarks_batch(
+    request: Request,
+    settings: SettingsDep,
+    pipeline: PipelineDep,
+    top_k: TopKQuery = 0,
+    overlay: OverlayQuery = None,
+) -> Response:
+    options = _options(settings, top_k, overlay)
+    pipeline.check_options(options)
+    uploads = await read_batch_images(
+        request, settings.MAX_IMAGES_PER_REQUEST, settings.MAX_UPLOAD_BYTES
+    )
+    analyses = await pipeline.analyse_many(uploads, options)
+    return await _json_response(
+        pipeline,
+        lambda: BatchResponse(
+            results=[LandmarkResponse.from_analysis(item, pipeline.metadata) for item in analyses]
+        ),
+    )

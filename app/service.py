@@ -1,0 +1,106 @@
+"""Starts and stops everything behind the routes: model, executors, batcher, pipeline.
+
+`main.py`'s lifespan calls `start_service` before the server accepts requests and
+`Service.aclose` after it stops accepting them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from app.batcher import MicroBatcher
+from app.decoding import configure_pil
+from app.metrics import ServiceMetrics
+from app.model_runtime import ModelRuntime
+from app.pipeline import LandmarkPipeline
+from app.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(level: str) -> None:
+    """Gives the `app` loggers a level and, unless something else configured logging, a handler.
+
+    Uvicorn configures only its own loggers; without a handler our INFO lines (device, model,
+    readiness) would be dropped.
+    """
+    app_logger = logging.getLogger("app")
+    app_logger.setLevel(level)
+    if not app_logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(_LOG_FORMAT))
+        app_logger.addHandler(handler)
+
+
+@dataclass
+class Service:
+    """The running service's parts; exists only while the model is loaded and warmed up."""
+
+    runtime: ModelRuntime
+    batcher: MicroBatcher
+    pipeline: LandmarkPipeline
+    cpu_pool: ThreadPoolExecutor
+
+    async def aclose(self) -> None:
+        """Stops the batcher (failing waiting requests with 503) and the CPU pool."""
+        await self.batcher.stop()
+        await asyncio.to_thread(self.cpu_pool.shutdown, wait=True)
+
+
+async def start_service(settings: Settings, metrics: ServiceMetrics) -> Service:
+    """Loads and warms up the model, then starts the batcher and the pipeline.
+
+    Raises:
+        ModelLoadError: the model directory is missing, broken or off-contract.
+    """
+    configure_pil(settings.MAX_PIXELS)
+    logger.info("loading model from %s", settings.MODEL_DIR)
+    # Loading and warm-up take seconds of blocking TensorFlow work: keep it off the loop.
+    runtime = await asyncio.to_thread(ModelRuntime.load, settings.MODEL_DIR)
+    warm_up_seconds = await asyncio.to_thread(runtime.warm_up)
+    metadata = runtime.metadata
+    logger.info(
+        "model %s version %s (%s) loaded from %s on %s; warm-up took %.2f s",
+        metadata.name,
+        metadata.version,
+        metadata.architecture,
+        runtime.version_dir,
+        runtime.device,
+        warm_up_seconds,
+    )
+    batcher = MicroBatcher(
+        runtime.predict,
+        max_batch_size=settings.MAX_BATCH_SIZE,
+        max_wait_s=settings.BATCH_WAIT_MS / 1000.0,
+        queue_length=settings.QUEUE_LENGTH,
+        queue_timeout_s=settings.QUEUE_TIMEOUT_S,
+        observer=metrics,
+    )
+    await batcher.start()
+    cpu_pool = ThreadPoolExecutor(
+        max_workers=settings.WORKERS_THREADS, thread_name_prefix="cpu-work"
+    )
+    pipeline = LandmarkPipeline(
+        metadata,
+        batcher,
+        cpu_pool,
+        max_pixels=settings.MAX_PIXELS,
+        max_in_flight=settings.QUEUE_LENGTH,
+        detection_threshold=settings.DETECTION_THRESHOLD,
+        metrics=metrics,
+    )
+    metrics.model_info.info(
+        {
+            "name": metadata.name,
+            "version": str(metadata.version),
+            "architecture": metadata.architecture,
+            "device": runtime.device,
+        }
+    )
+    return Service(runtime=runtime, batcher=batcher, pipeline=pipeline, cpu_pool=cpu_pool)

@@ -1,0 +1,213 @@
+"""The micro-batcher, driven by a fake model function (fast and deterministic)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Mapping
+
+import numpy as np
+import pytest
+
+from app.batcher import MicroBatcher
+from app.errors import InferenceError, ModelNotReadyError, QueueFullError, QueueTimeoutError
+
+
+class FakeModel:
+    """Returns each image's first pixel as its 'landmarks', records every batch size."""
+
+    def __init__(self, delay_s: float = 0.0, fail: bool = False) -> None:
+        self.delay_s = delay_s
+        self.fail = fail
+        self.batch_sizes: list[int] = []
+        self.threads: set[str] = set()
+        self.release = threading.Event()
+        self.release.set()
+
+    def __call__(self, images: np.ndarray) -> Mapping[str, np.ndarray]:
+        self.threads.add(threading.current_thread().name)
+        self.release.wait(timeout=10)
+        time.sleep(self.delay_s)
+        self.batch_sizes.append(len(images))
+        if self.fail:
+            raise RuntimeError("model exploded")
+        return {"marker": images[:, 0, 0, 0].astype(np.int64), "ones": np.ones((len(images), 2))}
+
+
+class Observer:
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+        self.batches: list[tuple[int, float]] = []
+
+    def observe_queue_wait(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+    def observe_batch(self, size: int, inference_seconds: float) -> None:
+        self.batches.append((size, inference_seconds))
+
+
+def image(marker: int) -> np.ndarray:
+    return np.full((4, 4, 3), marker, dtype=np.uint8)
+
+
+def make_batcher(model: FakeModel, **overrides: float) -> MicroBatcher:
+    options: dict[str, float] = {
+        "max_batch_size": 4,
+        "max_wait_s": 0.05,
+        "queue_length": 16,
+        "queue_timeout_s": 5.0,
+    }
+    options.update(overrides)
+    return MicroBatcher(
+        model,
+        max_batch_size=int(options["max_batch_size"]),
+        max_wait_s=options["max_wait_s"],
+        queue_length=int(options["queue_length"]),
+        queue_timeout_s=options["queue_timeout_s"],
+    )
+
+
+def test_submit_concurrent_images_share_model_calls_and_get_their_own_results() -> None:
+    model = FakeModel()
+    observer = Observer()
+
+    async def scenario() -> list[dict[str, np.ndarray]]:
+        batcher = MicroBatcher(
+            model,
+            max_batch_size=4,
+            max_wait_s=0.05,
+            queue_length=16,
+            queue_timeout_s=5.0,
+            observer=observer,
+        )
+        await batcher.start()
+        try:
+            return await asyncio.gather(*(batcher.submit(image(m)) for m in range(10)))
+        finally:
+            await batcher.stop()
+
+    results = asyncio.run(scenario())
+    assert [int(result["marker"]) for result in results] == list(range(10))
+    assert results[0]["ones"].shape == (2,)  # the batch axis is removed
+    assert model.batch_sizes == [4, 4, 2]
+    assert [size for size, _ in observer.batches] == [4, 4, 2]
+    assert len(observer.waits) == 10
+    # The model runs in the batcher's own thread, never on the event loop's.
+    assert model.threads == {next(iter(model.threads))}
+    assert next(iter(model.threads)).startswith("inference")
+
+
+def test_submit_single_image_waits_at_most_max_wait() -> None:
+    model = FakeModel()
+
+    async def scenario() -> float:
+        batcher = make_batcher(model, max_wait_s=0.05)
+        await batcher.start()
+        try:
+            started = time.perf_counter()
+            await batcher.submit(image(1))
+            return time.perf_counter() - started
+        finally:
+            await batcher.stop()
+
+    elapsed = asyncio.run(scenario())
+    assert model.batch_sizes == [1]
+    assert 0.04 <= elapsed < 1.0
+
+
+def test_submit_when_queue_is_full_raises_queue_full() -> None:
+    model = FakeModel()
+    model.release.clear()  # hold the first batch inside the model
+
+    async def scenario() -> None:
+        batcher = make_batcher(model, max_batch_size=1, max_wait_s=0.0, queue_length=2)
+        await batcher.start()
+        try:
+            first = asyncio.create_task(batcher.submit(image(0)))
+            await asyncio.sleep(0.05)  # the worker takes it: now inside the model
+            waiting = [asyncio.create_task(batcher.submit(image(m))) for m in (1, 2)]
+            await asyncio.sleep(0.01)
+            with pytest.raises(QueueFullError, match="queue is full"):
+                await batcher.submit(image(3))
+            model.release.set()
+            await asyncio.gather(first, *waiting)
+        finally:
+            model.release.set()
+            await batcher.stop()
+
+    asyncio.run(scenario())
+    assert model.batch_sizes == [1, 1, 1]
+
+
+def test_submit_waiting_past_timeout_raises_and_is_skipped() -> None:
+    model = FakeModel()
+    model.release.clear()
+
+    async def scenario() -> None:
+        batcher = make_batcher(model, max_batch_size=1, max_wait_s=0.0, queue_timeout_s=0.1)
+        await batcher.start()
+        try:
+            first = asyncio.create_task(batcher.submit(image(0)))
+            await asyncio.sleep(0.02)
+            with pytest.raises(QueueTimeoutError, match=r"no model result within 0\.1 s"):
+                await batcher.submit(image(1))
+            with pytest.raises(QueueTimeoutError):
+                await first
+            model.release.set()
+            await asyncio.sleep(0.1)
+        finally:
+            model.release.set()
+            await batcher.stop()
+
+    asyncio.run(scenario())
+    # The first image was already in the model; the timed-out second never reached it.
+    assert model.batch_sizes == [1]
+
+
+def test_submit_when_model_fails_raises_inference_error_and_keeps_serving() -> None:
+    model = FakeModel(fail=True)
+
+    async def scenario() -> int:
+        batcher = make_batcher(model)
+        await batcher.start()
+        try:
+            with pytest.raises(InferenceError, match="model call failed"):
+                await batcher.submit(image(1))
+            model.fail = False
+            result = await batcher.submit(image(7))
+            return int(result["marker"])
+        finally:
+            await batcher.stop()
+
+    assert asyncio.run(scenario()) == 7
+
+
+def test_stop_fails_waiting_callers_with_not_ready() -> None:
+    model = FakeModel()
+    model.release.clear()
+
+    async def scenario() -> None:
+        batcher = make_batcher(model, max_batch_size=1, max_wait_s=0.0)
+        await batcher.start()
+        running = asyncio.create_task(batcher.submit(image(0)))
+        await asyncio.sleep(0.05)
+        queued = asyncio.create_task(batcher.submit(image(1)))
+        await asyncio.sleep(0.01)
+        stopping = asyncio.create_task(batcher.stop())
+        await asyncio.sleep(0.05)
+        model.release.set()
+        await stopping
+        for task in (running, queued):
+            with pytest.raises(ModelNotReadyError, match="shutting down"):
+                await task
+
+    asyncio.run(scenario())
+
+
+def test_submit_before_start_raises_not_ready() -> None:
+    async def scenario() -> None:
+        with pytest.raises(ModelNotReadyError):
+            await make_batcher(FakeModel()).submit(image(0))
+
+    asyncio.run(scenario())

@@ -1,0 +1,244 @@
+"""Upload bytes -> RGB uint8: formats, conversions, orientation and every rejection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.decoding import composite_on_white, configure_pil, decode_image, sniff_format
+from app.errors import (
+    CorruptImageError,
+    EmptyInputError,
+    TooManyPixelsError,
+    UnsupportedFormatError,
+)
+from tests.app.images import encode, png_declaring, random_rgb, with_exif_orientation
+
+MAX_PIXELS = 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("image_format", "params"),
+    [("PNG", {}), ("WEBP", {"lossless": True}), ("BMP", {})],
+)
+def test_decode_lossless_formats_returns_exact_rgb(
+    image_format: str, params: dict[str, object]
+) -> None:
+    pixels = random_rgb(17, 23)
+    decoded = decode_image(encode(pixels, image_format, **params), MAX_PIXELS)
+    assert decoded.source_format == image_format
+    assert decoded.pixels.dtype == np.uint8 and decoded.pixels.shape == (17, 23, 3)
+    assert decoded.pixels.flags.c_contiguous
+    np.testing.assert_array_equal(decoded.pixels, pixels)
+
+
+def test_decode_jpeg_returns_close_rgb() -> None:
+    pixels = np.zeros((32, 48, 3), dtype=np.uint8)
+    pixels[:, :24] = (200, 40, 30)
+    pixels[:, 24:] = (20, 90, 220)
+    decoded = decode_image(encode(pixels, "JPEG", quality=95), MAX_PIXELS)
+    assert decoded.source_format == "JPEG" and decoded.pixels.shape == (32, 48, 3)
+    assert np.abs(decoded.pixels.astype(int) - pixels).mean() < 4
+
+
+def test_decode_greyscale_repeats_the_grey_level() -> None:
+    grey = np.arange(0, 250, 10, dtype=np.uint8).reshape(5, 5)
+    decoded = decode_image(encode(grey, "PNG"), MAX_PIXELS)
+    np.testing.assert_array_equal(decoded.pixels, np.repeat(grey[..., None], 3, axis=-1))
+
+
+def test_decode_one_bit_image_is_black_and_white() -> None:
+    image = Image.fromarray(np.array([[0, 255], [255, 0]], dtype=np.uint8)).convert("1")
+    decoded = decode_image(encode(image, "BMP"), MAX_PIXELS)
+    assert decoded.source_mode == "1"
+    np.testing.assert_array_equal(decoded.pixels[..., 0], [[0, 255], [255, 0]])
+
+
+def test_decode_sixteen_bit_greyscale_scales_instead_of_clipping() -> None:
+    levels = np.array([[0, 257 * 100, 65535, 128]], dtype=np.uint16)
+    decoded = decode_image(encode(Image.fromarray(levels), "PNG"), MAX_PIXELS)
+    assert decoded.source_mode.startswith("I")
+    np.testing.assert_array_equal(decoded.pixels[0, :, 0], [0, 100, 255, 0])
+
+
+def test_decode_sixteen_bit_rgb_keeps_the_high_byte() -> None:
+    import cv2
+
+    rgb16 = np.random.default_rng(1).integers(0, 65536, (6, 7, 3), dtype=np.uint16)
+    ok, data = cv2.imencode(".png", rgb16[..., ::-1])  # OpenCV writes BGR
+    assert ok
+    decoded = decode_image(data.tobytes(), MAX_PIXELS)
+    np.testing.assert_array_equal(decoded.pixels, (rgb16 >> 8).astype(np.uint8))
+
+
+def test_decode_rgba_composites_on_white() -> None:
+    rgba = np.array([[[255, 0, 0, 255], [255, 0, 0, 0], [0, 0, 0, 128]]], dtype=np.uint8)
+    decoded = decode_image(encode(rgba, "PNG"), MAX_PIXELS)
+    np.testing.assert_array_equal(
+        decoded.pixels[0], [[255, 0, 0], [255, 255, 255], [127, 127, 127]]
+    )
+
+
+def test_decode_webp_with_alpha_composites_on_white() -> None:
+    rgba = np.zeros((4, 4, 4), dtype=np.uint8)
+    rgba[..., 2] = 255
+    rgba[:, :2, 3] = 255
+    decoded = decode_image(encode(rgba, "WEBP", lossless=True), MAX_PIXELS)
+    np.testing.assert_array_equal(decoded.pixels[:, :2], np.full((4, 2, 3), (0, 0, 255)))
+    np.testing.assert_array_equal(decoded.pixels[:, 2:], np.full((4, 2, 3), 255))
+
+
+def test_decode_greyscale_with_alpha_composites_on_white() -> None:
+    la = Image.fromarray(np.array([[[0, 255], [0, 0]]], dtype=np.uint8), "LA")
+    decoded = decode_image(encode(la, "PNG"), MAX_PIXELS)
+    np.testing.assert_array_equal(decoded.pixels[0], [[0, 0, 0], [255, 255, 255]])
+
+
+def test_decode_palette_image_maps_through_the_palette() -> None:
+    image = Image.new("P", (2, 1))
+    image.putpalette([10, 20, 30, 200, 100, 50] + [0] * 762)
+    image.putpixel((1, 0), 1)
+    decoded = decode_image(encode(image, "PNG"), MAX_PIXELS)
+    np.testing.assert_array_equal(decoded.pixels[0], [[10, 20, 30], [200, 100, 50]])
+
+
+def test_decode_palette_transparency_composites_on_white() -> None:
+    image = Image.new("P", (2, 1))
+    image.putpalette([10, 20, 30, 200, 100, 50] + [0] * 762)
+    image.putpixel((1, 0), 1)
+    data = encode(image, "PNG", transparency=0)
+    decoded = decode_image(data, MAX_PIXELS)
+    np.testing.assert_array_equal(decoded.pixels[0], [[255, 255, 255], [200, 100, 50]])
+
+
+def test_decode_cmyk_jpeg_converts_to_rgb() -> None:
+    cmyk = Image.new("CMYK", (16, 16), (0, 255, 255, 0))  # full magenta + yellow = red
+    decoded = decode_image(encode(cmyk, "JPEG", quality=95), MAX_PIXELS)
+    assert decoded.source_mode == "CMYK"
+    assert np.abs(decoded.pixels.astype(int) - (255, 0, 0)).max() < 8
+
+
+@pytest.mark.parametrize(
+    ("orientation", "expected"),
+    [
+        (1, lambda a: a),
+        (2, lambda a: a[:, ::-1]),
+        (3, lambda a: np.rot90(a, 2)),
+        (6, lambda a: np.rot90(a, -1)),  # stored rotated 90 degrees anticlockwise
+        (8, lambda a: np.rot90(a, 1)),
+    ],
+)
+def test_decode_applies_exif_orientation(
+    orientation: int, expected: Callable[[np.ndarray], np.ndarray]
+) -> None:
+    stored = random_rgb(10, 16)
+    decoded = decode_image(with_exif_orientation(stored, orientation, "PNG"), MAX_PIXELS)
+    np.testing.assert_array_equal(decoded.pixels, expected(stored))
+
+
+def test_decode_jpeg_exif_rotation_swaps_width_and_height() -> None:
+    decoded = decode_image(with_exif_orientation(random_rgb(20, 40), 6, "JPEG"), MAX_PIXELS)
+    assert (decoded.width, decoded.height) == (20, 40)
+
+
+# PIL warns about the damage while opening; in production that is a log line, here pytest
+# would turn it into an error, so it is allowed for exactly this test.
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF data:UserWarning")
+@pytest.mark.parametrize(
+    "exif",
+    [
+        b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\xff\xff\x01\x12",  # IFD count past the end
+        b"Exif\x00\x00II*\x00\xff\xff\xff\x7f",  # IFD offset past the end
+        b"Exif\x00\x00garbage that is not TIFF at all",
+    ],
+)
+def test_decode_ignores_corrupt_exif(exif: bytes) -> None:
+    pixels = random_rgb(8, 12)
+    decoded = decode_image(encode(pixels, "JPEG", exif=exif), MAX_PIXELS)
+    assert decoded.pixels.shape == (8, 12, 3)
+
+
+@pytest.mark.parametrize(
+    ("image_format", "params"),
+    [("JPEG", {}), ("PNG", {}), ("WEBP", {}), ("BMP", {})],
+)
+def test_decode_truncated_image_raises_corrupt(
+    image_format: str, params: dict[str, object]
+) -> None:
+    data = encode(random_rgb(64, 64), image_format, **params)
+    with pytest.raises(CorruptImageError, match="truncated or corrupt"):
+        decode_image(data[: len(data) // 2], MAX_PIXELS)
+
+
+def test_decode_garbage_after_valid_signature_raises_corrupt() -> None:
+    with pytest.raises(CorruptImageError):
+        decode_image(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, MAX_PIXELS)
+
+
+def test_decode_empty_bytes_raises_empty() -> None:
+    with pytest.raises(EmptyInputError, match="empty"):
+        decode_image(b"", MAX_PIXELS)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (encode(random_rgb(4, 4), "GIF"), "GIF images are not supported"),
+        (encode(random_rgb(4, 4), "TIFF"), "TIFF images are not supported"),
+        (b"%PDF-1.7\n...", "PDF images are not supported"),
+        (b"hello, this is text", "not a recognised image"),
+        (b"BM", "not a recognised image"),
+    ],
+)
+def test_decode_other_formats_raise_unsupported_listing_supported(
+    data: bytes, message: str
+) -> None:
+    with pytest.raises(UnsupportedFormatError, match=message) as raised:
+        decode_image(data, MAX_PIXELS)
+    assert "JPEG, PNG, WebP or BMP" in raised.value.message
+
+
+def test_sniff_format_ignores_misleading_extension_content() -> None:
+    # The bytes decide: PNG data is PNG whatever the client claimed.
+    assert sniff_format(encode(random_rgb(2, 2), "PNG")) == "PNG"
+    assert sniff_format(encode(random_rgb(2, 2), "WEBP")) == "WEBP"
+    assert sniff_format(encode(random_rgb(2, 2), "BMP")) == "BMP"
+    assert sniff_format(encode(random_rgb(2, 2), "JPEG")) == "JPEG"
+
+
+def test_decode_checks_declared_pixels_before_decoding() -> None:
+    # The header declares 2000 x 1000 but no pixel data follows: a decoder that decoded first
+    # would report corruption; the pixel check must fire first.
+    with pytest.raises(TooManyPixelsError, match=r"2000x1000 = 2\.0 megapixels"):
+        decode_image(png_declaring(2000, 1000), MAX_PIXELS)
+
+
+def test_decode_decompression_bomb_raises_too_many_pixels() -> None:
+    # Far beyond twice PIL's guard: PIL refuses it at open time.
+    with pytest.raises(TooManyPixelsError):
+        decode_image(png_declaring(100_000, 100_000), 10**12)
+
+
+def test_decode_bomb_warning_range_raises_too_many_pixels() -> None:
+    # Between the guard and twice the guard PIL only warns (an error under pytest's filters,
+    # a log line in production); either way the answer is 413, never a 500.
+    previous = Image.MAX_IMAGE_PIXELS
+    configure_pil(MAX_PIXELS)
+    try:
+        with pytest.raises(TooManyPixelsError):
+            decode_image(png_declaring(1500, 1000), MAX_PIXELS)
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+
+
+def test_decode_at_the_pixel_limit_is_accepted() -> None:
+    decoded = decode_image(encode(random_rgb(100, 100), "PNG"), 100 * 100)
+    assert decoded.pixels.shape == (100, 100, 3)
+
+
+def test_composite_on_white_rounds_half_alpha() -> None:
+    rgba = np.array([[[0, 100, 255, 51]]], dtype=np.uint8)  # alpha 0.2
+    np.testing.assert_array_equal(composite_on_white(rgba), [[[204, 224, 255]]])
