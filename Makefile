@@ -27,6 +27,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 test: lint typecheck
+	VENV=$(VENV) bash scripts/check_containers.sh
 	$(BIN)/pytest
 
 format: $(STAMP)
