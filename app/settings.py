@@ -1,6 +1,6 @@
 """The service's settings: one object, read from `LANDMARKS_*` environment variables.
 
-`app/README_SETTINGS.md` holds the same table for the README; keep the two in step.
+README.md's Configuration table documents every field; a test keeps the two in step.
 """
 
 from __future__ import annotations
