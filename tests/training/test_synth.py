@@ -1,0 +1,183 @@
+"""Tests of the synthetic data generator (`training.synth`)."""
+
+from __future__ import annotations
+
+import argparse
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from training.synth import SynthSummary, generate_dataset
+from training.synth.cli import add_synth_arguments, run_synth
+from training.synth.warp import make_warp
+from training.synth.writer import HEADER, LANDMARKS_FILE
+
+COUNT = 40
+SEED = 3  # this seed's first 40 images include rows the loader must drop
+POINTS_PER_TYPE = {1: 6, 2: 4, 3: 8}
+
+
+def _rows(data_dir: Path) -> list[list[str]]:
+    lines = (data_dir / LANDMARKS_FILE).read_text().splitlines()
+    return [line.split() for line in lines[2:]]
+
+
+def _usable(fields: list[str]) -> bool:
+    return fields[1] == "1" and fields[2] == "1" and all(v == "0" for v in fields[3::3])
+
+
+def _files(data_dir: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(data_dir)): p.read_bytes()
+        for p in sorted(data_dir.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SynthSummary]:
+    out = tmp_path_factory.mktemp("synth")
+    return out, generate_dataset(out, COUNT, SEED)
+
+
+def test_annotation_file_has_count_line_exact_header_and_typed_rows(
+    generated: tuple[Path, SynthSummary],
+) -> None:
+    data_dir, summary = generated
+    lines = (data_dir / LANDMARKS_FILE).read_text().splitlines()
+    assert lines[0] == str(COUNT)
+    assert lines[1] == HEADER
+    assert lines[1].split()[:4] == [
+        "image_name",
+        "clothes_type",
+        "variation_type",
+        "landmark_visibility_1",
+    ]
+    assert lines[1].split()[-1] == "landmark_location_y_8"
+    rows = _rows(data_dir)
+    assert len(rows) == COUNT == summary.total
+    for fields in rows:
+        k = POINTS_PER_TYPE[int(fields[1])]
+        assert len(fields) == 3 + 3 * k
+        assert 1 <= int(fields[2]) <= 5
+        values = np.array(fields[3:], dtype=np.int64).reshape(k, 3)
+        assert set(values[:, 0].tolist()) <= {0, 1, 2}
+        assert values[:, 1:].min() >= 0 and values[:, 1:].max() <= 255
+
+
+def test_every_listed_image_is_a_256_rgb_jpeg(generated: tuple[Path, SynthSummary]) -> None:
+    data_dir, _ = generated
+    for fields in _rows(data_dir):
+        name = fields[0]
+        assert name.startswith("img/") and name.endswith(".jpg")
+        assert name.split("/")[1] in ("WOMEN", "MEN")
+        assert name.split("/")[3].startswith("id_")
+        with Image.open(data_dir / name) as image:
+            assert image.format == "JPEG"
+            assert image.size == (256, 256)
+            assert image.mode == "RGB"
+
+
+def test_usable_rows_are_inside_the_image_and_left_is_image_left(
+    generated: tuple[Path, SynthSummary],
+) -> None:
+    data_dir, summary = generated
+    usable = [fields for fields in _rows(data_dir) if _usable(fields)]
+    assert len(usable) == summary.usable
+    assert len(usable) >= COUNT * 0.7
+    for fields in usable:
+        assert "_back" not in fields[0]
+        xy = np.array(fields[3:], dtype=np.int64).reshape(6, 3)[:, 1:]
+        assert (xy > 0).all() and (xy < 255).all(), fields[0]
+        x = xy[:, 0]
+        assert x[0] < x[1], f"collar: {fields}"
+        assert x[2] < x[3], f"sleeves: {fields}"
+        assert x[4] < x[5], f"hem: {fields}"
+
+
+def test_rows_the_loader_must_drop_are_present(generated: tuple[Path, SynthSummary]) -> None:
+    data_dir, summary = generated
+    dropped = [fields for fields in _rows(data_dir) if not _usable(fields)]
+    assert dropped
+    assert summary.usable + len(dropped) == COUNT
+    assert summary.upper_body + summary.lower_body + summary.full_body == COUNT
+    assert sum(summary.by_pose.values()) == COUNT
+    assert sum(summary.by_garment.values()) == COUNT
+    assert summary.elapsed_s > 0
+
+
+def test_loader_reads_the_output_and_keeps_only_usable_rows(
+    generated: tuple[Path, SynthSummary],
+) -> None:
+    annotations = pytest.importorskip("training.annotations")
+    data_dir, summary = generated
+    parsed = annotations.parse_landmarks_file(data_dir / LANDMARKS_FILE)
+    assert len(parsed) == COUNT
+    kept = annotations.load_all(data_dir)
+    assert len(kept) == summary.usable < COUNT
+    for row in kept:
+        assert row.clothes_type == 1 and row.variation_type == 1
+        assert row.points.shape == (6, 2)
+        assert not row.visibility.any()
+
+
+def test_same_seed_gives_identical_bytes_and_other_seed_differs(
+    generated: tuple[Path, SynthSummary], tmp_path: Path
+) -> None:
+    data_dir, _ = generated
+    again = tmp_path / "again"
+    generate_dataset(again, COUNT, SEED)
+    assert _files(again) == _files(data_dir)
+
+    other = tmp_path / "other"
+    generate_dataset(other, COUNT, SEED + 1)
+    assert (other / LANDMARKS_FILE).read_text() != (data_dir / LANDMARKS_FILE).read_text()
+    first_other = _rows(other)[0][0]
+    first = _rows(data_dir)[0][0]
+    assert (other / first_other).read_bytes() != (data_dir / first).read_bytes()
+
+
+def test_two_workers_write_the_same_bytes_as_one(
+    generated: tuple[Path, SynthSummary], tmp_path: Path
+) -> None:
+    data_dir, _ = generated
+    parallel = tmp_path / "parallel"
+    summary = generate_dataset(parallel, COUNT, SEED, workers=2)
+    assert summary.total == COUNT
+    assert _files(parallel) == _files(data_dir)
+
+
+def test_cli_writes_a_data_set(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    add_synth_arguments(parser)
+    args = parser.parse_args(["--out", str(tmp_path), "--count", "3", "--seed", "9"])
+    assert run_synth(args) == 0
+    assert (tmp_path / LANDMARKS_FILE).read_text().splitlines()[0] == "3"
+    assert "wrote 3 images" in capsys.readouterr().out
+
+
+def test_bad_arguments_are_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="count"):
+        generate_dataset(tmp_path, -1, 0)
+    with pytest.raises(ValueError, match="workers"):
+        generate_dataset(tmp_path, 1, 0, workers=0)
+
+
+def test_warp_inverse_undoes_forward() -> None:
+    warp = make_warp(0.4, 80.0, 1024.0, 0.1, (3e-4, -2e-4)).translated(120.0, 90.0)
+    points = np.random.default_rng(0).uniform(-150, 150, size=(50, 2))
+    np.testing.assert_allclose(warp.inverse(warp.forward(points)), points, atol=1e-6)
+    # Monotonic in x: left stays left.
+    row = np.stack([np.linspace(-200, 200, 41), np.zeros(41)], axis=1)
+    assert np.all(np.diff(make_warp(0.5, 60.0, 1024.0, 0.0).forward(row)[:, 0]) > 0)
+
+
+def test_first_image_decodes_to_a_garment_scene(generated: tuple[Path, SynthSummary]) -> None:
+    data_dir, _ = generated
+    name = _rows(data_dir)[0][0]
+    pixels = np.asarray(Image.open(io.BytesIO((data_dir / name).read_bytes())))
+    # Not a blank frame: a garment, a background and some texture.
+    assert pixels.std() > 10

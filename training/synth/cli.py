@@ -1,0 +1,39 @@
+"""`python -m training synth --out DIR --count N --seed S [--workers W]`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of `python -m training synth`."""
+    parser.add_argument("--out", type=Path, required=True, help="data directory (In-shop layout)")
+    parser.add_argument("--count", type=_non_negative, required=True, help="number of images")
+    parser.add_argument("--seed", type=int, default=0, help="data-set seed (default 0)")
+    parser.add_argument(
+        "--workers", type=_positive, default=1, help="rendering processes (default 1)"
+    )
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    """Handler of `python -m training synth`: generates the data set and prints a summary."""
+    from training.synth import generate_dataset
+
+    summary = generate_dataset(args.out, args.count, args.seed, workers=args.workers)
+    print(summary.describe())
+    return 0
