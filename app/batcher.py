@@ -165,20 +165,26 @@ class MicroBatcher:
         # Counted from the first job's arrival: a job that already waited through the previous
         # model call is not made to wait again.
         deadline = first.enqueued_at + self._max_wait_s
-        while len(batch) < self._max_batch_size:
+        while True:
+            if len(batch) >= self._max_batch_size:
+                # A job whose caller timed out or went away gives its slot back, so that live
+                # jobs fill the batch instead of waiting out the deadline beside dead ones.
+                batch = [job for job in batch if not job.future.done()]
+                if len(batch) >= self._max_batch_size:
+                    break
             try:
-                batch.append(self._queue.get_nowait())
-                continue
+                job = self._queue.get_nowait()
             except asyncio.QueueEmpty:
-                pass
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            try:
-                async with asyncio.timeout(remaining):
-                    batch.append(await self._queue.get())
-            except TimeoutError:
-                break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    async with asyncio.timeout(remaining):
+                        job = await self._queue.get()
+                except TimeoutError:
+                    break
+            if not job.future.done():
+                batch.append(job)
         return batch
 
     async def _run(self) -> None:

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import (
     AuthenticationError,
+    ClientDisconnectedError,
     CorruptImageError,
     EmptyInputError,
     InferenceError,
@@ -26,9 +27,13 @@ from app.errors import (
     ServiceUnavailableError,
     TooLargeError,
     UnsupportedFormatError,
+    UploadTimeoutError,
 )
 
 logger = logging.getLogger(__name__)
+
+# nginx's "client closed request": never seen by a client, only by the metrics and the log.
+CLIENT_CLOSED_REQUEST = 499
 
 # Most specific first; the first class the error is an instance of wins.
 STATUS_BY_ERROR: tuple[tuple[type[LandmarkServiceError], int], ...] = (
@@ -37,8 +42,10 @@ STATUS_BY_ERROR: tuple[tuple[type[LandmarkServiceError], int], ...] = (
     (CorruptImageError, 400),
     (InvalidParameterError, 422),
     (UnsupportedFormatError, 415),
+    (UploadTimeoutError, 408),
     (TooLargeError, 413),
     (AuthenticationError, 401),
+    (ClientDisconnectedError, CLIENT_CLOSED_REQUEST),
     (ServiceUnavailableError, 503),
     (InferenceError, 500),
 )
@@ -53,10 +60,18 @@ def status_for(error: LandmarkServiceError) -> int:
 
 
 def error_response(error: LandmarkServiceError) -> JSONResponse:
-    """The response for a service error, with `Retry-After` on retryable 503s."""
+    """The response for a service error, with `Retry-After` on retryable 503s.
+
+    A 408 also closes the connection (RFC 9110 asks for it): the rest of a stalled body would
+    otherwise keep it open. A 413 does not, on purpose: uvicorn then reads and discards the
+    unread body, which is what lets a client that is still sending see the 413 at all (closing
+    with unread data makes the kernel reset the connection, and the client gets a broken pipe).
+    """
     headers = {}
     if isinstance(error, ServiceUnavailableError) and error.retry_after_s is not None:
         headers["Retry-After"] = str(error.retry_after_s)
+    if isinstance(error, UploadTimeoutError):
+        headers["Connection"] = "close"
     return JSONResponse({"detail": error.message}, status_code=status_for(error), headers=headers)
 
 
@@ -72,7 +87,11 @@ def format_validation_error(error: RequestValidationError) -> str:
 async def _service_error_handler(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, LandmarkServiceError):  # pragma: no cover - registration guarantees
         raise exc
-    if status_for(exc) >= 500:
+    status = status_for(exc)
+    if status == CLIENT_CLOSED_REQUEST:
+        # Routine on mobile networks; not an error of ours, so no traceback and no ERROR line.
+        logger.info("%s %s: %s", request.method, request.url.path, exc.message)
+    elif status >= 500:
         logger.error("%s %s failed: %s", request.method, request.url.path, exc.message)
     return error_response(exc)
 

@@ -8,11 +8,13 @@ HTTP status codes and `{"detail": ...}` bodies.
     │   ├── CorruptImageError          a supported format that does not decode      400
     │   ├── InvalidParameterError      a field or value the route cannot use        422
     │   ├── UnsupportedFormatError     not JPEG, PNG, WebP or BMP                   415
+    │   ├── UploadTimeoutError         the body took longer than UPLOAD_TIMEOUT_S   408
     │   └── TooLargeError              over a size limit                            413
     │       ├── PayloadTooLargeError     too many bytes
     │       ├── TooManyPixelsError       too many pixels, or a decompression bomb
     │       └── TooManyImagesError       too many images in one batch request
     ├── AuthenticationError          missing or wrong API key                       401
+    ├── ClientDisconnectedError      the client went away mid-upload      499 (metrics and logs)
     ├── ServiceUnavailableError      try again later                                503
     │   ├── ModelNotReadyError         the model is not loaded (yet, or any more)
     │   ├── QueueFullError             every queue slot is taken
@@ -59,6 +61,11 @@ class UnsupportedFormatError(InputError):
     """Raised when the bytes are not JPEG, PNG, WebP or BMP (sniffed, not from the header)."""
 
 
+class UploadTimeoutError(InputError):
+    """Raised when receiving the request body takes longer than UPLOAD_TIMEOUT_S (a stalled or
+    trickling client must not hold a connection and a partial upload forever)."""
+
+
 class TooLargeError(InputError):
     """Base of the size-limit errors."""
 
@@ -77,6 +84,14 @@ class TooManyImagesError(TooLargeError):
 
 class AuthenticationError(LandmarkServiceError):
     """Raised when an API key is configured and the request lacks it or sends another."""
+
+
+class ClientDisconnectedError(LandmarkServiceError):
+    """Raised when the client closes the connection before its request body has arrived.
+
+    Nobody is left to read the answer; the status (nginx's 499, "client closed request") only
+    keeps the event out of the 5xx metrics and the error log.
+    """
 
 
 class ServiceUnavailableError(LandmarkServiceError):

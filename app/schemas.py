@@ -176,6 +176,7 @@ class Limits(BaseModel):
     batch_wait_ms: float = Field(description="Longest wait for a batch to fill.")
     queue_length: int = Field(description="Most images in flight before 503.")
     queue_timeout_s: float = Field(description="Longest wait for a model result before 503.")
+    upload_timeout_s: float = Field(description="Longest a request body may take before 408.")
     detection_threshold: float = Field(description="Probability at which `detected` is true.")
     overlay_default: bool = Field(description="Whether `overlay` defaults to true.")
     supported_formats: list[str] = Field(description="Accepted image formats.")

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     QUEUE_TIMEOUT_S: float = Field(
         default=30.0, gt=0, description="Longest an image may wait for the model before a 503."
     )
+    UPLOAD_TIMEOUT_S: float = Field(
+        default=60.0,
+        gt=0,
+        description="Longest a request body may take to arrive before a 408 (stalled or "
+        "trickling uploads).",
+    )
     OVERLAY_DEFAULT: bool = Field(
         default=True, description="Whether responses include the overlay."
     )

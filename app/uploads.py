@@ -5,6 +5,12 @@ image as the whole body (any non-multipart Content-Type, e.g. `image/jpeg`; the 
 sniffed later, the header is not trusted). Size limits apply twice: a declared Content-Length
 over the limit is refused before a byte is read, and the bytes actually received are counted
 while streaming, so a lying or absent Content-Length (chunked upload) cannot get past it either.
+The whole body must arrive within a time limit (UPLOAD_TIMEOUT_S), so a stalled or trickling
+client cannot hold a half-read upload forever, and a client that goes away mid-upload ends the
+request quietly (ClientDisconnectedError) instead of as a server error.
+
+Nothing here touches the file system by name: a multipart part's filename is never used, and
+file parts live in anonymous spooled temporary files that are closed before returning.
 
 This module is the HTTP side of uploads; it parses multipart itself (with Starlette's parser)
 instead of declaring `File()` parameters, because FastAPI would read the whole body before any
@@ -13,19 +19,23 @@ check and would refuse raw image bodies.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
 
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from app.errors import (
+    ClientDisconnectedError,
     EmptyInputError,
     InvalidParameterError,
     MalformedRequestError,
     PayloadTooLargeError,
     TooManyImagesError,
     UnsupportedFormatError,
+    UploadTimeoutError,
 )
 
 # Room for multipart boundaries and part headers on top of the file bytes themselves.
@@ -66,13 +76,30 @@ async def _limited_stream(
 ) -> AsyncGenerator[bytes, None]:
     """The body's chunks, failing as soon as more than `limit` bytes have arrived."""
     received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit:
-            raise PayloadTooLargeError(
-                f"the request body exceeds the limit of {limit_text or f'{limit} bytes'}"
-            )
-        yield chunk
+    try:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > limit:
+                raise PayloadTooLargeError(
+                    f"the request body exceeds the limit of {limit_text or f'{limit} bytes'}"
+                )
+            yield chunk
+    except ClientDisconnect:
+        raise ClientDisconnectedError(
+            f"the client disconnected after sending {received} bytes of the body"
+        ) from None
+
+
+@asynccontextmanager
+async def _upload_deadline(timeout_s: float) -> AsyncIterator[None]:
+    """Fails the enclosed body read with UploadTimeoutError after `timeout_s` seconds."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            yield
+    except TimeoutError:
+        raise UploadTimeoutError(
+            f"the request body did not arrive within {timeout_s:g} s; send it faster or smaller"
+        ) from None
 
 
 async def read_raw_body(request: Request, max_bytes: int) -> bytes:
@@ -171,18 +198,29 @@ async def read_multipart_files(
         await form.close()
 
 
-async def read_single_image(request: Request, max_bytes: int) -> bytes:
-    """One image from a multipart field `image` or from the raw body."""
-    if media_type(request) == "multipart/form-data":
-        (data,) = await read_multipart_files(request, "image", 1, max_bytes)
-        return data
-    return await read_raw_body(request, max_bytes)
+async def read_single_image(request: Request, max_bytes: int, timeout_s: float) -> bytes:
+    """One image from a multipart field `image` or from the raw body.
+
+    Args:
+        request: the request.
+        max_bytes: MAX_UPLOAD_BYTES.
+        timeout_s: UPLOAD_TIMEOUT_S, the longest the body may take to arrive.
+    """
+    async with _upload_deadline(timeout_s):
+        if media_type(request) == "multipart/form-data":
+            (data,) = await read_multipart_files(request, "image", 1, max_bytes)
+            return data
+        return await read_raw_body(request, max_bytes)
 
 
-async def read_batch_images(request: Request, max_images: int, max_bytes: int) -> list[bytes]:
-    """The images of a batch request: repeated multipart field `images`."""
+async def read_batch_images(
+    request: Request, max_images: int, max_bytes: int, timeout_s: float
+) -> list[bytes]:
+    """The images of a batch request: repeated multipart field `images` (see
+    `read_single_image` for `max_bytes` and `timeout_s`)."""
     if media_type(request) != "multipart/form-data":
         raise UnsupportedFormatError(
             "a batch must be sent as multipart/form-data with one 'images' field per image"
         )
-    return await read_multipart_files(request, "images", max_images, max_bytes)
+    async with _upload_deadline(timeout_s):
+        return await read_multipart_files(request, "images", max_images, max_bytes)

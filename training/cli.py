@@ -97,6 +97,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--top-k", type=int, default=5, help="candidates per landmark in export")
     parser.add_argument(
+        "--verbose",
+        type=int,
+        choices=(0, 1, 2),
+        default=1,
+        help="1: progress bar per step, 2: one line per epoch (for logs), 0: silent",
+    )
+    parser.add_argument(
         "--mixed-precision",
         action="store_true",
         help="train in mixed_bfloat16 (export stays float32)",
@@ -137,6 +144,7 @@ def run_train(args: argparse.Namespace) -> int:
         devices=args.devices,
         top_k=args.top_k,
         mixed_precision=args.mixed_precision,
+        verbose=args.verbose,
     )
     result = train(config)
     print(

@@ -33,7 +33,7 @@ OverlayQuery = Annotated[
     ),
 ]
 
-_UPLOAD_ERRORS = error_responses(400, 401, 413, 415, 422, 503)
+_UPLOAD_ERRORS = error_responses(400, 401, 408, 413, 415, 422, 503)
 
 
 def _options(settings: Settings, top_k: int, overlay: bool | None) -> AnalysisOptions:
@@ -76,7 +76,7 @@ async def detect_landmarks(
 ) -> Response:
     options = _options(settings, top_k, overlay)
     pipeline.check_options(options)
-    data = await read_single_image(request, settings.MAX_UPLOAD_BYTES)
+    data = await read_single_image(request, settings.MAX_UPLOAD_BYTES, settings.UPLOAD_TIMEOUT_S)
     analysis = await pipeline.analyse(data, options)
     return await _json_response(
         pipeline, lambda: LandmarkResponse.from_analysis(analysis, pipeline.metadata)
@@ -98,7 +98,7 @@ async def detect_landmarks(
 async def render_overlay_png(
     request: Request, settings: SettingsDep, pipeline: PipelineDep
 ) -> Response:
-    data = await read_single_image(request, settings.MAX_UPLOAD_BYTES)
+    data = await read_single_image(request, settings.MAX_UPLOAD_BYTES, settings.UPLOAD_TIMEOUT_S)
     analysis = await pipeline.analyse(data, AnalysisOptions(top_k=0, overlay=True))
     return Response(content=analysis.overlay_png, media_type="image/png")
 
@@ -125,7 +125,10 @@ async def detect_landmarks_batch(
     options = _options(settings, top_k, overlay)
     pipeline.check_options(options)
     uploads = await read_batch_images(
-        request, settings.MAX_IMAGES_PER_REQUEST, settings.MAX_UPLOAD_BYTES
+        request,
+        settings.MAX_IMAGES_PER_REQUEST,
+        settings.MAX_UPLOAD_BYTES,
+        settings.UPLOAD_TIMEOUT_S,
     )
     analyses = await pipeline.analyse_many(uploads, options)
     return await _json_response(

@@ -19,6 +19,10 @@ _ERROR_EXAMPLES: dict[int, tuple[str, dict[str, str]]] = {
         "LANDMARKS_API_KEY is set and X-API-Key is missing or wrong.",
         {"missing": "missing API key: send it in the X-API-Key header", "wrong": "invalid API key"},
     ),
+    408: (
+        "The request body did not arrive within UPLOAD_TIMEOUT_S (the connection is closed).",
+        {"slow": "the request body did not arrive within 60 s; send it faster or smaller"},
+    ),
     413: (
         "Too many bytes, too many pixels (incl. decompression bombs) or too many images.",
         {

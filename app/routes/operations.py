@@ -59,6 +59,7 @@ async def metadata(service: ServiceDep, settings: SettingsDep) -> MetadataRespon
             batch_wait_ms=settings.BATCH_WAIT_MS,
             queue_length=settings.QUEUE_LENGTH,
             queue_timeout_s=settings.QUEUE_TIMEOUT_S,
+            upload_timeout_s=settings.UPLOAD_TIMEOUT_S,
             detection_threshold=settings.DETECTION_THRESHOLD,
             overlay_default=settings.OVERLAY_DEFAULT,
             supported_formats=list(SUPPORTED_FORMAT_NAMES),
