@@ -28,9 +28,10 @@ Finds six garment landmarks (left/right collar, sleeve and hem) in product photo
 **Coordinates.** {COORDINATE_CONVENTION}
 
 **Errors** always have the body `{{"detail": "<what went wrong>"}}`: 400 empty, truncated or
-corrupt upload; 401 missing or wrong `X-API-Key` (when the service has a key); 413 too many
-bytes, pixels or images; 415 not JPEG, PNG, WebP or BMP (also for bytes that are no image at
-all); 422 wrong field name or query value; 503 not ready or overloaded (with `Retry-After`).
+corrupt upload; 401 missing or wrong `X-API-Key` (when the service has a key); 408 the body took
+longer than the upload timeout; 413 too many bytes, pixels or images; 415 not JPEG, PNG, WebP or
+BMP (also for bytes that are no image at all); 422 wrong field name or query value; 500 the model
+call failed; 503 not ready or overloaded (with `Retry-After`).
 """
 
 

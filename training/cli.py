@@ -97,6 +97,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--top-k", type=int, default=5, help="candidates per landmark in export")
     parser.add_argument(
+        "--reduce-lr-patience",
+        type=int,
+        default=0,
+        help="halve the learning rate after N epochs without improvement (0: never)",
+    )
+    parser.add_argument(
         "--verbose",
         type=int,
         choices=(0, 1, 2),
@@ -145,6 +151,7 @@ def run_train(args: argparse.Namespace) -> int:
         top_k=args.top_k,
         mixed_precision=args.mixed_precision,
         verbose=args.verbose,
+        reduce_lr_patience=args.reduce_lr_patience,
     )
     result = train(config)
     print(

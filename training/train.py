@@ -63,6 +63,7 @@ class TrainConfig:
     devices: tuple[str, ...] | None = None
     top_k: int = 5
     mixed_precision: bool = False
+    reduce_lr_patience: int = 0  # 0: constant learning rate
     verbose: int = 1
 
     @property
@@ -140,6 +141,18 @@ def _callbacks(config: TrainConfig, run_dir: Path, has_validation: bool) -> list
         ),
         keras.callbacks.ModelCheckpoint(str(checkpoints / "last.keras")),
     ]
+    if config.reduce_lr_patience > 0:
+        # Halve the step size when the monitored figure stalls: late epochs then refine the
+        # peaks instead of hopping around them.
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor,
+                mode="min",
+                factor=0.5,
+                patience=config.reduce_lr_patience,
+                min_lr=1e-5,
+            )
+        )
     if config.time_limit_minutes is not None:
         callbacks.append(TimeLimit(config.time_limit_minutes))
     return callbacks
@@ -275,6 +288,7 @@ def train(config: TrainConfig) -> TrainResult:
         "class_weights": class_weights(config.background_weight, config.landmark_weight),
         "augment": config.augment,
         "mixed_precision": config.mixed_precision,
+        "reduce_lr_patience": config.reduce_lr_patience,
         "seed": config.seed,
         "seconds": round(seconds, 1),
     }

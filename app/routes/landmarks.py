@@ -33,7 +33,7 @@ OverlayQuery = Annotated[
     ),
 ]
 
-_UPLOAD_ERRORS = error_responses(400, 401, 408, 413, 415, 422, 503)
+_UPLOAD_ERRORS = error_responses(400, 401, 408, 413, 415, 422, 500, 503)
 
 
 def _options(settings: Settings, top_k: int, overlay: bool | None) -> AnalysisOptions:

@@ -46,6 +46,10 @@ _ERROR_EXAMPLES: dict[int, tuple[str, dict[str, str]]] = {
             "query": "query.top_k: Input should be greater than or equal to 0",
         },
     ),
+    500: (
+        "The model call itself failed (logged on the server); the input was fine.",
+        {"inference": "the model call failed"},
+    ),
     503: (
         "Model not ready, queue full or queue timeout; queue errors carry Retry-After.",
         {
@@ -53,6 +57,18 @@ _ERROR_EXAMPLES: dict[int, tuple[str, dict[str, str]]] = {
             "timeout": "no model result within 30 s; the service is overloaded, retry later",
         },
     ),
+}
+
+# Response headers some error statuses carry (not all of their answers: a model that is not
+# loaded yet answers 503 without Retry-After).
+_ERROR_HEADERS: dict[int, dict[str, Any]] = {
+    503: {
+        "Retry-After": {
+            "description": "Seconds to wait before retrying; on queue-full and queue-timeout "
+            "answers.",
+            "schema": {"type": "integer"},
+        }
+    },
 }
 
 
@@ -72,6 +88,8 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
                 }
             },
         }
+        if status in _ERROR_HEADERS:
+            responses[status]["headers"] = _ERROR_HEADERS[status]
     return responses
 
 
