@@ -37,7 +37,7 @@ def test_train_export_resume_and_evaluate_on_two_logical_cpus(tmp_path: Path) ->
     common = [
         "--data", str(data_dir), "--out", str(tmp_path / "models" / "tiny"),
         "--run-dir", str(tmp_path / "run"), "--arch", "unet", "--width", "0.125",
-        "--batch-size", "4", "--steps-per-epoch", "2",
+        "--batch-size", "4", "--steps-per-epoch", "2", "--reduce-lr-patience", "1",
         "--logical-cpus", "2", "--devices", "/cpu:0,/cpu:1",
     ]  # fmt: skip
     first = run_training_cli("train", *common, "--epochs", "2", cwd=tmp_path)
