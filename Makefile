@@ -34,5 +34,15 @@ format: $(STAMP)
 	$(BIN)/ruff format app training tests benchmarks
 	$(BIN)/ruff check --fix app training tests benchmarks
 
+# Load test on a real server (2,000 requests at concurrency 32, tiny model unless
+# LOAD_ARGS="--model models/garment_landmarks"); exits non-zero if a criterion fails.
+load: $(STAMP)
+	$(BIN)/python benchmarks/load_test.py $(LOAD_ARGS)
+
+# The service against the bare SavedModel (untrained full-width U-Net unless
+# BENCH_ARGS="--model models/garment_landmarks"); results: benchmarks/results/service.md.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_service.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
