@@ -25,9 +25,9 @@ _HALO_OFFSETS = tuple(
 )
 # PNG settings. The overlay is a throwaway rendering, so encoding speed beats file size: zlib
 # level 1, and (order matters: the level resets the strategy) run-length matching only. Where
-# OpenCV offers it (4.12+), one fixed row filter ("up") instead of libpng's per-row trial of all
-# five: together two to three times faster than level 1 alone, and the file no larger on photos
-# (benchmarks/results/service.md).
+# OpenCV offers it (recent versions), one fixed row filter ("up") instead of libpng's per-row
+# trial of all five: together about twice as fast as level 1 alone, the file within a few per
+# cent of its old size (benchmarks/results/service.md).
 _PNG_PARAMS = [
     cv2.IMWRITE_PNG_COMPRESSION,
     1,

@@ -1,0 +1,656 @@
+"""The HTTP service against the bare SavedModel, measured side by side in one run.
+
+    python benchmarks/bench_service.py [--model models/garment_landmarks] [--quick]
+
+Three processes take part, so that none measures itself while another of its own parts runs:
+
+- this one, the client: builds the uploads, times the service's own CPU steps directly
+  (decode+resize, post-processing and JSON, overlay rendering and PNG encoding, from
+  app/pipeline.py, app/overlay.py and app/schemas.py), then drives the server with an
+  `httpx.AsyncClient`; it never imports TensorFlow;
+- the server: `uvicorn app.main:app` on loopback (tests/app/live_server.py) with the service's
+  default settings, LANDMARKS_MAX_BATCH_SIZE from `--batch-size`;
+- the bare model: this script started again with `--bare-worker`, which loads the SavedModel
+  with `tf.saved_model.load(...).signatures["serving_default"]` and, when asked, calls it on the
+  same images already decoded and resized to 256 (by the app's own functions, untimed), in
+  batches of `--batch-size`, fetching every output as numpy as the service does.
+
+Blocks alternate: bare, service (one configuration), bare, service (next configuration), ...,
+bare. Each service block's ratio is its images/s over the mean of the two bare blocks around it,
+so a drift in what else the machine runs moves both sides. Each configuration runs `--rounds`
+times; the table gives every round's ratio. The bare model runs with no client beside it, the
+service with its client on the same cores: the ratio charges the service for a real client's
+HTTP work, and the table reports the client's and the server's CPU time per image so that share
+can be read off.
+
+Without `--model` an untrained full-width U-Net (`build_model("unet", 1.0)`, the real network's
+cost) is exported to a temporary directory first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from app.batcher import MicroBatcher  # noqa: E402
+from app.decoding import decode_image  # noqa: E402
+from app.geometry import resize_for_model  # noqa: E402
+from app.model_runtime import ModelMetadata, read_metadata, resolve_version_dir  # noqa: E402
+from app.overlay import encode_png, render_overlay  # noqa: E402
+from app.pipeline import Analysis, AnalysisOptions, LandmarkPipeline  # noqa: E402
+from app.schemas import LandmarkResponse  # noqa: E402
+from benchmarks.load_test import encode_image, synthetic_photo  # noqa: E402
+from tests.app.live_server import (  # noqa: E402
+    LiveServer,
+    metric_samples,
+    server_environment,
+    start_server,
+    stop_server,
+)
+
+MAX_PIXELS = 40_000_000  # the service's default LANDMARKS_MAX_PIXELS
+DEFAULT_BATCH_SIZE = 8  # the service's default LANDMARKS_MAX_BATCH_SIZE
+IMAGES_PER_SET = 8
+JPEG_QUALITY = 90
+UPLOAD_SIZES: tuple[tuple[int, int], ...] = ((640, 480), (256, 256))
+COMPONENT_SIZES: tuple[tuple[int, int], ...] = ((256, 256), (640, 480), (1920, 1080))
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+# === Workload ===
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """JPEG uploads of one size.
+
+    Attributes:
+        width: upload width.
+        height: upload height.
+        uploads: JPEG bytes, `IMAGES_PER_SET` distinct photos.
+    """
+
+    width: int
+    height: int
+    uploads: tuple[bytes, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.width}x{self.height}"
+
+    @property
+    def mean_bytes(self) -> float:
+        return sum(len(data) for data in self.uploads) / len(self.uploads)
+
+
+def build_image_set(width: int, height: int) -> ImageSet:
+    uploads = tuple(
+        encode_image(synthetic_photo(width, height, seed), "JPEG", quality=JPEG_QUALITY)
+        for seed in range(IMAGES_PER_SET)
+    )
+    return ImageSet(width, height, uploads)
+
+
+def model_inputs(image_sets: list[ImageSet], size: int) -> np.ndarray:
+    """uint8 [N, S, S, 3]: every upload decoded and resized by the app's own functions."""
+    return np.stack(
+        [
+            resize_for_model(decode_image(data, MAX_PIXELS).pixels, size)
+            for image_set in image_sets
+            for data in image_set.uploads
+        ]
+    )
+
+
+def fake_outputs(size: int, top_k: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """One image's model outputs with the contract's shapes and a trained model's look: six
+    small blobs of landmark classes on background."""
+    rng = np.random.default_rng(seed)
+    landmarks = rng.uniform(10, size - 10, size=(6, 2)).astype(np.float32)
+    class_map = np.zeros((size, size), dtype=np.uint8)
+    rows, columns = np.mgrid[0:size, 0:size]
+    for index, (x, y) in enumerate(landmarks):
+        class_map[(columns - x) ** 2 + (rows - y) ** 2 <= 16] = index + 1
+    return {
+        "landmarks": landmarks,
+        "scores": rng.uniform(0.3, 1.0, size=6).astype(np.float32),
+        "class_map": class_map,
+        "candidate_points": rng.uniform(0, size, size=(6, top_k, 2)).astype(np.float32),
+        "candidate_scores": np.sort(rng.uniform(0, 1, size=(6, top_k)), axis=1)[:, ::-1]
+        .astype(np.float32)
+        .copy(),
+    }
+
+
+# === Component costs (in this process, no server running) ===
+
+
+def median_ms(function: Callable[[], object], repeats: int) -> float:
+    """Median wall time of `function()` over `repeats` calls after one untimed call, in ms."""
+    function()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000.0
+
+
+@dataclass
+class ComponentCosts:
+    """Per-image costs of the service's CPU steps, ms (median), keyed by upload size."""
+
+    decode_resize: dict[str, float] = field(default_factory=dict)
+    upload_bytes: dict[str, int] = field(default_factory=dict)
+    postprocess_json: dict[str, float] = field(default_factory=dict)
+    render: dict[str, float] = field(default_factory=dict)
+    png: dict[str, float] = field(default_factory=dict)
+    overlay_json: dict[str, float] = field(default_factory=dict)
+    overlay_bytes: dict[str, int] = field(default_factory=dict)
+
+
+def measure_components(metadata: ModelMetadata, repeats: int) -> ComponentCosts:
+    """Times the app's own functions on one upload per size.
+
+    `LandmarkPipeline._prepare` and `_finish` are the exact per-image steps a request runs in
+    the CPU pool (decode+resize; coordinate mapping and rounding); they are called directly
+    here, with model outputs of the contract's shapes. The JSON step is what the route does:
+    `LandmarkResponse.from_analysis(...).model_dump_json()`.
+    """
+    batcher = MicroBatcher(
+        lambda images: {}, max_batch_size=1, max_wait_s=0.0, queue_length=1, queue_timeout_s=1.0
+    )
+    costs = ComponentCosts()
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        pipeline = LandmarkPipeline(
+            metadata,
+            batcher,
+            executor,
+            max_pixels=MAX_PIXELS,
+            max_in_flight=1,
+            detection_threshold=0.5,
+        )
+        for width, height in COMPONENT_SIZES:
+            measure_size(pipeline, width, height, repeats, costs)
+    return costs
+
+
+def measure_size(
+    pipeline: LandmarkPipeline, width: int, height: int, repeats: int, costs: ComponentCosts
+) -> None:
+    """Fills `costs` for one upload size (overlay steps only for sizes other than 256x256)."""
+    metadata = pipeline.metadata
+    outputs = fake_outputs(metadata.size, metadata.top_k)
+    names = [spec.name for spec in metadata.landmarks]
+    plain = AnalysisOptions(top_k=0, overlay=False)
+    label = f"{width}x{height}"
+    data = encode_image(synthetic_photo(width, height, 99), "JPEG", quality=JPEG_QUALITY)
+    costs.upload_bytes[label] = len(data)
+    costs.decode_resize[label] = median_ms(lambda: pipeline._prepare(data, False), repeats)
+    item = pipeline._prepare(data, True)
+
+    def json_body(analysis: Analysis) -> str:
+        return LandmarkResponse.from_analysis(analysis, metadata).model_dump_json()
+
+    costs.postprocess_json[label] = median_ms(
+        lambda: json_body(pipeline._finish(item, outputs, plain)), repeats
+    )
+    if (width, height) == (metadata.size, metadata.size) or item.pixels is None:
+        return
+    analysis = pipeline._finish(item, outputs, plain)
+    points = np.array([[landmark.x, landmark.y] for landmark in analysis.landmarks])
+    detected = np.array([landmark.detected for landmark in analysis.landmarks])
+    pixels = item.pixels
+
+    def render() -> np.ndarray:
+        return render_overlay(
+            pixels, outputs["class_map"], points, detected, metadata.palette, names
+        )
+
+    rendered = render()
+    with_overlay = dataclasses.replace(analysis, overlay_png=encode_png(rendered))
+    costs.render[label] = median_ms(render, repeats)
+    costs.png[label] = median_ms(lambda: encode_png(rendered), repeats)
+    costs.overlay_bytes[label] = len(json_body(with_overlay))
+    # The overlay's share of the JSON step: base64 of the PNG and its copy into the body.
+    costs.overlay_json[label] = median_ms(lambda: json_body(with_overlay), repeats) - median_ms(
+        lambda: json_body(analysis), repeats
+    )
+
+
+# === The bare model, in its own process ===
+
+
+def bare_worker(model_dir: Path, inputs_path: Path, batch_size: int) -> None:
+    """Serves timing requests on stdin/stdout, one JSON object per line (see BareModel)."""
+    import tensorflow as tf
+
+    signature = tf.saved_model.load(str(resolve_version_dir(model_dir))).signatures[
+        "serving_default"
+    ]
+    inputs = np.load(inputs_path)
+    # Batches of `batch_size` consecutive images, wrapping around the set.
+    batches = [
+        inputs[(start + np.arange(batch_size)) % len(inputs)]
+        for start in range(0, len(inputs), batch_size)
+    ]
+
+    def call(images: np.ndarray) -> dict[str, np.ndarray]:
+        outputs = signature(images=tf.constant(images))
+        return {name: value.numpy() for name, value in outputs.items()}
+
+    call(batches[0])
+    call(batches[0][:1])
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        if request["op"] == "throughput":
+            calls = math.ceil(request["images"] / batch_size)
+            cpu_started, started = time.process_time(), time.perf_counter()
+            for index in range(calls):
+                call(batches[index % len(batches)])
+            seconds = time.perf_counter() - started
+            reply = {
+                "images": calls * batch_size,
+                "seconds": seconds,
+                "cpu_seconds": time.process_time() - cpu_started,
+            }
+        elif request["op"] == "latency":
+            latencies = []
+            for index in range(request["calls"]):
+                started = time.perf_counter()
+                call(inputs[index % len(inputs)][np.newaxis])
+                latencies.append(time.perf_counter() - started)
+            reply = {"latencies": latencies}
+        else:
+            return
+        print(json.dumps(reply), flush=True)
+
+
+class BareModel:
+    """The `--bare-worker` subprocess, driven over pipes."""
+
+    def __init__(self, model_dir: Path, inputs: np.ndarray, batch_size: int, work: Path) -> None:
+        inputs_path = work / "bare_inputs.npy"
+        np.save(inputs_path, inputs)
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--bare-worker",
+                str(inputs_path),
+                "--model",
+                str(model_dir),
+                "--batch-size",
+                str(batch_size),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            cwd=REPO_ROOT,
+            env=server_environment({}),
+        )
+        self._read()  # {"ready": true}
+
+    def _read(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the bare-model worker exited with {self.process.wait()}")
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+    def ask(self, **request: object) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            assert self.process.stdin is not None
+            self.process.stdin.write(json.dumps({"op": "quit"}) + "\n")
+            self.process.stdin.flush()
+            self.process.wait(timeout=30)
+
+
+# === The service over HTTP ===
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+@dataclass
+class ServiceBlock:
+    """One timed stretch of requests against the server."""
+
+    images: int
+    seconds: float
+    latencies_s: list[float]
+    server_cpu_s: float
+    client_cpu_s: float
+    model_calls: float
+    inference_s: float
+
+    @property
+    def rate(self) -> float:
+        return self.images / self.seconds
+
+    @property
+    def mean_batch(self) -> float:
+        return self.images / self.model_calls if self.model_calls else float("nan")
+
+    @property
+    def model_busy(self) -> float:
+        """Share of the block's wall time the batcher spent inside model calls."""
+        return self.inference_s / self.seconds
+
+
+async def _post_all(
+    base_url: str, image_set: ImageSet, overlay: bool, requests: int, concurrency: int
+) -> tuple[float, list[float]]:
+    counter = iter(range(requests))
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    params = {"overlay": "true" if overlay else "false"}
+
+    async def worker(http: httpx.AsyncClient) -> None:
+        for index in counter:
+            data = image_set.uploads[index % len(image_set.uploads)]
+            started = time.perf_counter()
+            response = await http.post(
+                "/landmarks", params=params, files={"image": ("photo.jpg", data, "image/jpeg")}
+            )
+            latencies.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                raise RuntimeError(f"{response.status_code}: {response.text[:300]}")
+            if index == 0:
+                body = response.json()
+                if (body["overlay"] is not None) != overlay or len(body["landmarks"]) != 6:
+                    raise RuntimeError(f"unexpected body: {str(body)[:300]}")
+
+    started = time.perf_counter()
+    async with httpx.AsyncClient(base_url=base_url, timeout=300.0, limits=limits) as http:
+        await asyncio.gather(*(worker(http) for _ in range(concurrency)))
+    return time.perf_counter() - started, latencies
+
+
+def run_service_block(
+    server: LiveServer, image_set: ImageSet, overlay: bool, requests: int, concurrency: int
+) -> ServiceBlock:
+    """Warms the connection pool and the code path, then times `requests` requests."""
+    asyncio.run(_post_all(server.base_url, image_set, overlay, 2 * concurrency, concurrency))
+    with server.client() as http:
+        before = metric_samples(http)
+    pid = server.process.pid
+    server_cpu, client_cpu = process_cpu_seconds(pid), time.process_time()
+    seconds, latencies = asyncio.run(
+        _post_all(server.base_url, image_set, overlay, requests, concurrency)
+    )
+    server_cpu = process_cpu_seconds(pid) - server_cpu
+    client_cpu = time.process_time() - client_cpu
+    with server.client() as http:
+        after = metric_samples(http)
+    calls = after["landmarks_batch_size_count{}"] - before["landmarks_batch_size_count{}"]
+    inference = (
+        after["landmarks_inference_seconds_sum{}"] - before["landmarks_inference_seconds_sum{}"]
+    )
+    return ServiceBlock(requests, seconds, latencies, server_cpu, client_cpu, calls, inference)
+
+
+# === Reporting ===
+
+
+def percentile_ms(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) * 1000.0
+
+
+@dataclass
+class ThroughputRow:
+    label: str
+    ratios: list[float] = field(default_factory=list)
+    service_rates: list[float] = field(default_factory=list)
+    bare_rates: list[float] = field(default_factory=list)
+    mean_batches: list[float] = field(default_factory=list)
+    model_busy: list[float] = field(default_factory=list)
+    server_cpu_ms: list[float] = field(default_factory=list)
+    client_cpu_ms: list[float] = field(default_factory=list)
+    bare_cpu_ms: list[float] = field(default_factory=list)
+    latencies_c8: list[float] = field(default_factory=list)
+
+
+def fmt_list(values: list[float], pattern: str) -> str:
+    return ", ".join(pattern.format(value) for value in values)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, help="models/<name>[/<version>]; default: untrained")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=32, help="per throughput block")
+    parser.add_argument("--latency-requests", type=int, default=40, help="per c=1 block")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=30, help="per component timing")
+    parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
+    parser.add_argument("--bare-worker", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.bare_worker is not None:
+        bare_worker(args.model, args.bare_worker, args.batch_size)
+        return 0
+    if args.quick:
+        args.requests, args.latency_requests, args.rounds, args.repeats = 16, 8, 1, 5
+    # Absolute, because the server and workers run with the repository root as working directory.
+    model = None if args.model is None else args.model.resolve()
+    with model_directory(model) as model_dir, tempfile.TemporaryDirectory() as scratch:
+        benchmark(model_dir, args, Path(scratch))
+    return 0
+
+
+@contextmanager
+def model_directory(model: Path | None) -> Iterator[Path]:
+    """`model`, or an untrained full-width U-Net exported to a temporary directory (in a
+    subprocess, so this process stays free of TensorFlow)."""
+    if model is not None:
+        yield model
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-model-") as scratch:
+        root = Path(scratch) / "unet_untrained"
+        code = (
+            "import sys; from pathlib import Path; import keras;"
+            "from tests.app.exports import contract_metadata;"
+            "from training.export import export_saved_model;"
+            "from training.model import build_model;"
+            "keras.utils.set_random_seed(0);"
+            "metadata = contract_metadata('unet_untrained', 1, 'unet');"
+            "metadata['width_multiplier'] = 1.0;"
+            "export_saved_model(build_model('unet', 1.0), Path(sys.argv[1]), metadata, top_k=5)"
+        )
+        subprocess.run(
+            [sys.executable, "-c", code, str(root / "1")],
+            check=True,
+            cwd=REPO_ROOT,
+            env=server_environment({}),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        yield root
+
+
+def benchmark(model_dir: Path, args: argparse.Namespace, work: Path) -> None:
+    version_dir = resolve_version_dir(model_dir)
+    metadata = read_metadata(version_dir)
+    image_sets = [build_image_set(width, height) for width, height in UPLOAD_SIZES]
+    configs = [(image_set, overlay) for image_set in image_sets for overlay in (False, True)]
+    print(f"model {version_dir} ({metadata.architecture}), batch size {args.batch_size}")
+
+    # === Components, before any other process of ours runs ===
+    components = measure_components(metadata, args.repeats)
+
+    # === Bare model and server, side by side ===
+    bare = BareModel(model_dir, model_inputs(image_sets, metadata.size), args.batch_size, work)
+    server = start_server(
+        work / "server.log",
+        {"MODEL_DIR": model_dir, "MAX_BATCH_SIZE": args.batch_size, "LOG_LEVEL": "warning"},
+    )
+    rows = {
+        (image_set.label, overlay): ThroughputRow(image_set.label) for image_set, overlay in configs
+    }
+    latencies_c1: dict[tuple[str, bool], list[float]] = {}
+    try:
+        previous = bare.ask(op="throughput", images=args.requests)
+        for _ in range(args.rounds):
+            for image_set, overlay in configs:
+                block = run_service_block(
+                    server, image_set, overlay, args.requests, args.concurrency
+                )
+                following = bare.ask(op="throughput", images=args.requests)
+                bare_rate = statistics.mean(
+                    reply["images"] / reply["seconds"] for reply in (previous, following)
+                )
+                bare_cpu = statistics.mean(
+                    reply["cpu_seconds"] / reply["images"] for reply in (previous, following)
+                )
+                row = rows[(image_set.label, overlay)]
+                row.ratios.append(block.rate / bare_rate)
+                row.service_rates.append(block.rate)
+                row.bare_rates.append(bare_rate)
+                row.mean_batches.append(block.mean_batch)
+                row.model_busy.append(block.model_busy)
+                row.server_cpu_ms.append(block.server_cpu_s / block.images * 1000)
+                row.client_cpu_ms.append(block.client_cpu_s / block.images * 1000)
+                row.bare_cpu_ms.append(bare_cpu * 1000)
+                row.latencies_c8.extend(block.latencies_s)
+                print(
+                    f"  {image_set.label} overlay={overlay}: service {block.rate:.2f}/s, "
+                    f"bare {bare_rate:.2f}/s, ratio {block.rate / bare_rate:.3f}, "
+                    f"mean batch {block.mean_batch:.1f}",
+                    flush=True,
+                )
+                previous = following
+        for image_set, overlay in configs:
+            _, latencies = asyncio.run(
+                _post_all(server.base_url, image_set, overlay, args.latency_requests, 1)
+            )
+            latencies_c1[(image_set.label, overlay)] = latencies
+        bare_latencies = bare.ask(op="latency", calls=args.latency_requests)["latencies"]
+    finally:
+        stop_server(server)
+        bare.close()
+
+    print_report(args, metadata, image_sets, rows, latencies_c1, bare_latencies, components)
+
+
+def print_report(
+    args: argparse.Namespace,
+    metadata: ModelMetadata,
+    image_sets: list[ImageSet],
+    rows: dict[tuple[str, bool], ThroughputRow],
+    latencies_c1: dict[tuple[str, bool], list[float]],
+    bare_latencies: list[float],
+    components: ComponentCosts,
+) -> None:
+    bare_ms = 1000.0 / statistics.mean(rate for row in rows.values() for rate in row.bare_rates)
+    sizes = ", ".join(f"{s.label} JPEG ~{s.mean_bytes / 1024:.0f} KiB" for s in image_sets)
+    print()
+    print(f"### Throughput at concurrency {args.concurrency} (batch size {args.batch_size})")
+    print()
+    print(f"Uploads: {sizes}; {args.requests} requests per block, {args.rounds} round(s).")
+    print()
+    print(
+        "| upload | overlay | service / bare, median | each round | CPU-time ratio | "
+        "service img/s | bare img/s | mean batch | model busy | server CPU ms/img | "
+        "client CPU ms/img | bare CPU ms/img |"
+    )
+    print("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for (label, overlay), row in rows.items():
+        server_cpu = statistics.mean(row.server_cpu_ms)
+        client_cpu = statistics.mean(row.client_cpu_ms)
+        bare_cpu = statistics.mean(row.bare_cpu_ms)
+        print(
+            f"| {label} | {str(overlay).lower()} | **{statistics.median(row.ratios):.3f}** | "
+            f"{fmt_list(row.ratios, '{:.2f}')} | {bare_cpu / (server_cpu + client_cpu):.3f} | "
+            f"{statistics.mean(row.service_rates):.2f} | {statistics.mean(row.bare_rates):.2f} | "
+            f"{statistics.mean(row.mean_batches):.1f} | {statistics.mean(row.model_busy):.0%} | "
+            f"{server_cpu:.1f} | {client_cpu:.1f} | {bare_cpu:.1f} |"
+        )
+    print()
+    print(
+        "CPU-time ratio: bare CPU per image / (server + client CPU per image), what the ratio "
+        "would be on cores that nothing else uses. Model busy: share of the wall time the "
+        "batcher spent in model calls."
+    )
+    print()
+    print("### Latency (ms)")
+    print()
+    print("| upload | overlay | c=1 p50 | c=1 p99 | c=8 p50 | c=8 p99 |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    for (label, overlay), row in rows.items():
+        one = latencies_c1[(label, overlay)]
+        print(
+            f"| {label} | {str(overlay).lower()} | {percentile_ms(one, 50):.0f} | "
+            f"{percentile_ms(one, 99):.0f} | {percentile_ms(row.latencies_c8, 50):.0f} | "
+            f"{percentile_ms(row.latencies_c8, 99):.0f} |"
+        )
+    print(
+        f"| bare model, batch 1 | - | {percentile_ms(bare_latencies, 50):.0f} | "
+        f"{percentile_ms(bare_latencies, 99):.0f} | | |"
+    )
+    print()
+    print(
+        f"c=1: {args.latency_requests} requests each; c=8: "
+        f"{args.requests * args.rounds} requests each (the throughput blocks)."
+    )
+    print()
+    print("### Service CPU steps per image (ms, median; in the client process, server idle)")
+    print()
+    print(f"Bare model per image in this run, batch {args.batch_size}: {bare_ms:.0f} ms.")
+    print()
+    print(
+        "| upload | JPEG KiB | decode+resize | post-process+JSON | overlay render | "
+        "PNG encode | overlay in JSON (base64) | response KiB with overlay |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for label, decode in components.decode_resize.items():
+        render = components.render.get(label)
+        print(
+            f"| {label} | {components.upload_bytes[label] / 1024:.0f} | {decode:.2f} | "
+            f"{components.postprocess_json[label]:.2f} | "
+            + (
+                f"{render:.2f} | {components.png[label]:.2f} | "
+                f"{components.overlay_json[label]:.2f} | "
+                f"{components.overlay_bytes[label] / 1024:.0f} |"
+                if render is not None
+                else "- | - | - | - |"
+            )
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
