@@ -18,7 +18,9 @@ def read_history(csv_path: Path) -> dict[str, list[float]]:
     columns: dict[str, list[float]] = {}
     for row in rows:
         for key, value in row.items():
-            if value not in (None, ""):
+            # Extra cells past the header (key None) come from a resumed run that logs more
+            # columns than the first; they have no name to plot under.
+            if key is not None and isinstance(value, str) and value:
                 columns.setdefault(key, []).append(float(value))
     return columns
 
