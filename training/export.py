@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -124,16 +125,10 @@ def export_saved_model(
     # the service would load it.
     staging_dir = export_dir.with_name(f".{export_dir.name}.staging")
     if staging_dir.exists():
-        _remove_tree(staging_dir)
+        shutil.rmtree(staging_dir)
     archive.write_out(str(staging_dir), verbose=False)
     write_metadata(staging_dir, {**metadata, "top_k": top_k})
     if export_dir.exists():
-        _remove_tree(export_dir)
+        shutil.rmtree(export_dir)
     os.replace(staging_dir, export_dir)
     return export_dir
-
-
-def _remove_tree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path)

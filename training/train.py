@@ -25,7 +25,7 @@ from training.annotations import Annotation, FilterOptions, Split, load_split
 from training.augment import AugmentOptions
 from training.dataset import load_image, make_dataset
 from training.distribute import make_strategy
-from training.export import base_metadata, export_saved_model
+from training.export import base_metadata, export_saved_model, write_metadata
 from training.labels import LabelProfile
 from training.loss import LandmarkError, WeightedCategoricalCrossentropy, class_weights
 from training.model import build_model
@@ -299,9 +299,7 @@ def train(config: TrainConfig) -> TrainResult:
     if split.validation:
         figures = validation_figures(export_dir, split.validation, config.data_dir)
         metadata["evaluation"] = {"split": "validation", **figures}
-        # Re-export only the metadata: the SavedModel itself is unchanged.
-        from training.export import write_metadata
-
+        # Rewrite only the metadata: the SavedModel itself is unchanged.
         write_metadata(export_dir, {**metadata, "top_k": config.top_k})
     (run_dir / "validation.json").write_text(json.dumps(figures, indent=2) + "\n")
     return TrainResult(

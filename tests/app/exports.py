@@ -8,15 +8,8 @@ from typing import Any
 import numpy as np
 
 from tests.app.images import PALETTE
+from training.landmarks import LANDMARK_NAMES
 
-LANDMARK_NAMES = (
-    "left_collar",
-    "right_collar",
-    "left_sleeve",
-    "right_sleeve",
-    "left_hem",
-    "right_hem",
-)
 # Saturation of the oracle's logits: a matching pixel's probability is about 1 - 1e-4.
 _ORACLE_SHARPNESS = 10.0
 

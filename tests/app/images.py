@@ -9,19 +9,10 @@ import zlib
 import numpy as np
 from PIL import Image
 
+from training.landmarks import CLASS_COLORS
+
 # The overlay colours of metadata.json, background first (docs/CONTRACT.md).
-PALETTE = np.array(
-    [
-        (255, 255, 255),
-        (255, 0, 0),
-        (0, 255, 0),
-        (0, 0, 255),
-        (255, 255, 0),
-        (0, 255, 255),
-        (255, 0, 255),
-    ],
-    dtype=np.uint8,
-)
+PALETTE = np.array(CLASS_COLORS, dtype=np.uint8)
 
 
 def random_rgb(height: int, width: int, seed: int = 0) -> np.ndarray:

@@ -93,13 +93,19 @@ def start_server(log_path: Path, settings: dict[str, object]) -> LiveServer:
             stderr=subprocess.STDOUT,
         )
     server = LiveServer(f"http://127.0.0.1:{port}", process, log_path)
+    wait_until_ready(server)
+    return server
+
+
+def wait_until_ready(server: LiveServer) -> None:
+    """Polls `/readyz` until 200; stops the server and raises with its log otherwise."""
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()}")
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited with {server.process.returncode}:\n{server.log()}")
         try:
             if httpx.get(f"{server.base_url}/readyz", timeout=2.0).status_code == 200:
-                return server
+                return
         except httpx.TransportError:
             pass
         time.sleep(0.25)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,12 +21,12 @@ import httpx
 from tests.app.images import encode, random_rgb
 from tests.app.live_server import (
     REPO_ROOT,
-    SERVER_START_TIMEOUT_S,
     LiveServer,
     free_port,
     metric_samples,
     server_environment,
     stop_server,
+    wait_until_ready,
 )
 
 NUM_LANDMARKS = 6
@@ -103,18 +102,8 @@ def start_app_server(root: Path, settings: dict[str, object]) -> ProcessServer:
             stderr=subprocess.STDOUT,
         )
     server = ProcessServer(f"http://127.0.0.1:{port}", process, log_path, tmp_dir, work_dir)
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()}")
-        try:
-            if httpx.get(f"{server.base_url}/readyz", timeout=2.0).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.25)
-    stop_server(server)
-    raise RuntimeError(f"server not ready in {SERVER_START_TIMEOUT_S} s:\n{server.log()}")
+    wait_until_ready(server)
+    return server
 
 
 @contextmanager
