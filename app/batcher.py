@@ -8,6 +8,10 @@
 The queue and the futures live on the event loop; the model call runs in a dedicated
 single-thread executor, so the loop stays free and at most one model call runs at a time (the
 model parallelises internally). While one batch runs, the next one gathers in the queue.
+
+A batch waits only for images that are actually on their way: callers announce images they are
+still decoding (`expecting`), and when the queue is empty and nothing is announced the batch
+goes at once. A lone request therefore never pays BATCH_WAIT_MS for company that cannot come.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -28,6 +32,9 @@ from app.errors import InferenceError, ModelNotReadyError, QueueFullError, Queue
 logger = logging.getLogger(__name__)
 
 PredictFn = Callable[[np.ndarray], Mapping[str, np.ndarray]]
+# One image's model outputs (the batch axis removed), and the future a caller waits on for them.
+ImageOutputs = dict[str, np.ndarray]
+OutputsFuture = asyncio.Future[ImageOutputs]
 
 
 class BatchObserver(Protocol):
@@ -49,7 +56,7 @@ class _NullObserver:
 @dataclass
 class _Job:
     image: np.ndarray
-    future: asyncio.Future[dict[str, np.ndarray]]
+    future: OutputsFuture
     enqueued_at: float = field(default_factory=time.monotonic)
 
 
@@ -87,6 +94,7 @@ class MicroBatcher:
         self._worker: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._in_progress: list[_Job] = []
+        self._expected = 0
 
     @property
     def queue_depth(self) -> int:
@@ -123,7 +131,60 @@ class MicroBatcher:
             await asyncio.to_thread(self._executor.shutdown, wait=True)
             self._executor = None
 
-    async def submit(self, image: np.ndarray) -> dict[str, np.ndarray]:
+    @contextlib.contextmanager
+    def expecting(self, count: int) -> Iterator[None]:
+        """Announces `count` images that the caller will `enqueue` before leaving the block.
+
+        While announced images are outstanding, a forming batch waits for them (at most
+        `max_wait_s`); without any, it does not wait at all.
+        """
+        self._expected += count
+        try:
+            yield
+        finally:
+            self._expected -= count
+
+    def enqueue(self, image: np.ndarray) -> OutputsFuture:
+        """Queues one image for the model without waiting (call `result` with the future).
+
+        Args:
+            image: uint8 [S, S, 3] model input.
+
+        Returns:
+            The future that receives this image's outputs.
+
+        Raises:
+            ModelNotReadyError: the batcher is not running.
+            QueueFullError: `queue_length` images are already waiting.
+        """
+        if self._queue is None or self._worker is None:
+            raise ModelNotReadyError("the model is not ready")
+        job = _Job(image=image, future=asyncio.get_running_loop().create_future())
+        try:
+            self._queue.put_nowait(job)
+        except asyncio.QueueFull:
+            raise QueueFullError(
+                f"the inference queue is full ({self._queue_length} images); retry shortly"
+            ) from None
+        return job.future
+
+    async def result(self, future: OutputsFuture) -> ImageOutputs:
+        """Waits for an enqueued image's outputs (the batch axis removed).
+
+        Raises:
+            QueueTimeoutError: no result within `queue_timeout_s` of this call.
+            InferenceError, ModelNotReadyError: the model call failed, or the batcher stopped.
+        """
+        try:
+            # On timeout wait_for cancels the future, which tells the worker to skip the job.
+            return await asyncio.wait_for(future, timeout=self._queue_timeout_s)
+        except TimeoutError:
+            raise QueueTimeoutError(
+                f"no model result within {self._queue_timeout_s:g} s; the service is "
+                "overloaded, retry later"
+            ) from None
+
+    async def submit(self, image: np.ndarray) -> ImageOutputs:
         """Queues one image and waits for its share of a batched model call.
 
         Args:
@@ -138,23 +199,7 @@ class MicroBatcher:
             QueueTimeoutError: no result within `queue_timeout_s`.
             InferenceError: the model call failed.
         """
-        if self._queue is None or self._worker is None:
-            raise ModelNotReadyError("the model is not ready")
-        job = _Job(image=image, future=asyncio.get_running_loop().create_future())
-        try:
-            self._queue.put_nowait(job)
-        except asyncio.QueueFull:
-            raise QueueFullError(
-                f"the inference queue is full ({self._queue_length} images); retry shortly"
-            ) from None
-        try:
-            # On timeout wait_for cancels the future, which tells the worker to skip the job.
-            return await asyncio.wait_for(job.future, timeout=self._queue_timeout_s)
-        except TimeoutError:
-            raise QueueTimeoutError(
-                f"no model result within {self._queue_timeout_s:g} s; the service is "
-                "overloaded, retry later"
-            ) from None
+        return await self.result(self.enqueue(image))
 
     async def _collect_batch(self) -> list[_Job]:
         """Waits for a first job, then gathers more until the batch is full or time is up."""
@@ -175,6 +220,9 @@ class MicroBatcher:
             try:
                 job = self._queue.get_nowait()
             except asyncio.QueueEmpty:
+                if self._expected == 0:
+                    # Nothing is being prepared: waiting would add latency and no company.
+                    break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break

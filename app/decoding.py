@@ -51,27 +51,34 @@ _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 
 
+# The scales libjpeg can decode at directly (its scaled inverse DCT), largest first.
+_JPEG_REDUCTIONS = (8, 4, 2)
+
+
 @dataclass(frozen=True)
 class DecodedImage:
     """A decoded upload.
 
     Attributes:
-        pixels: uint8 [H, W, 3] RGB, EXIF orientation applied, C-contiguous.
+        pixels: uint8 [h, w, 3] RGB, EXIF orientation applied, C-contiguous. The full image
+            (h, w = height, width) unless `decode_image` was allowed to reduce a JPEG; then
+            each pixel is the average of a `reduction` x `reduction` block of the full image.
+        width: the upload's width W after EXIF rotation, whatever `pixels` holds.
+        height: the upload's height H after EXIF rotation.
         source_format: the sniffed PIL format name (`JPEG`, `PNG`, `WEBP` or `BMP`).
         source_mode: the PIL mode before conversion (e.g. `P`, `I;16`, `CMYK`), for logs.
     """
 
     pixels: np.ndarray
+    width: int
+    height: int
     source_format: str
     source_mode: str
 
     @property
-    def width(self) -> int:
-        return int(self.pixels.shape[1])
-
-    @property
-    def height(self) -> int:
-        return int(self.pixels.shape[0])
+    def reduction(self) -> int:
+        """How many upload pixels one pixel of `pixels` spans along each axis (1, 2, 4 or 8)."""
+        return self.width // int(self.pixels.shape[1])
 
 
 def configure_pil(max_pixels: int) -> None:
@@ -123,15 +130,21 @@ def check_pixel_count(width: int, height: int, max_pixels: int) -> None:
         )
 
 
-def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
+def decode_image(data: bytes, max_pixels: int, *, min_side: int | None = None) -> DecodedImage:
     """Decodes and validates one uploaded image.
 
     Args:
         data: the uploaded file's bytes.
         max_pixels: the largest width x height accepted, checked before any pixel is decoded.
+        min_side: when given, a JPEG may be decoded at 1/2, 1/4 or 1/8 of its size, as long as
+            both sides stay at least this long and the scale divides both exactly (so pixel
+            centres stay on the half-pixel grid: reduced pixel i covers upload pixels
+            [r*i, r*i + r)). libjpeg then skips most of the inverse DCT: a 1920x1080 photo
+            decodes about 10x faster. None (default): always the full image.
 
     Returns:
-        The image as RGB uint8 [H, W, 3] in its EXIF-corrected orientation.
+        The image as RGB uint8 [h, w, 3] in its EXIF-corrected orientation, with the upload's
+        own width and height.
 
     Raises:
         EmptyInputError: `data` is empty.
@@ -156,6 +169,14 @@ def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
     with image:
         width, height = image.size
         check_pixel_count(width, height, max_pixels)
+        reduction = 1
+        if image_format == "JPEG" and min_side is not None:
+            reduction = _jpeg_reduction(width, height, min_side)
+            if reduction > 1:
+                image.draft(None, (width // reduction, height // reduction))
+                if image.size != (width // reduction, height // reduction):
+                    # Never expected (draft picks exactly this scale); decode in full then.
+                    return decode_image(data, max_pixels)
         try:
             image.load()
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -170,7 +191,28 @@ def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
         finally:
             if oriented is not image:
                 oriented.close()
-    return DecodedImage(pixels=pixels, source_format=image_format, source_mode=source_mode)
+    if pixels.shape[0] * reduction != height:
+        # EXIF turned the image by 90 degrees.
+        width, height = height, width
+    return DecodedImage(
+        pixels=pixels,
+        width=width,
+        height=height,
+        source_format=image_format,
+        source_mode=source_mode,
+    )
+
+
+def _jpeg_reduction(width: int, height: int, min_side: int) -> int:
+    """The largest libjpeg scale-down that divides both sides and keeps both >= `min_side`."""
+    for reduction in _JPEG_REDUCTIONS:
+        if (
+            width % reduction == 0
+            and height % reduction == 0
+            and min(width, height) // reduction >= min_side
+        ):
+            return reduction
+    return 1
 
 
 def _bomb_error(max_pixels: int) -> TooManyPixelsError:

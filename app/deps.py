@@ -2,6 +2,10 @@
 
 The settings and the running service live on `app.state` (set by `create_app` and the
 lifespan), so several apps with different settings can coexist in one process (tests do this).
+
+Every dependency is `async def` although none awaits anything: FastAPI runs a plain `def`
+dependency in its worker thread pool, a thread hop per dependency per request, which cost more
+CPU than the whole rest of the request's routing (see BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -29,19 +33,19 @@ _api_key_scheme = APIKeyHeader(
 )
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     """The settings the app was created with."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_metrics(request: Request) -> ServiceMetrics:
+async def get_metrics(request: Request) -> ServiceMetrics:
     """The app's metrics registry."""
     metrics: ServiceMetrics = request.app.state.metrics
     return metrics
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:
     """The running service; 503 before the model is loaded and warmed up or during shutdown."""
     service: Service | None = request.app.state.service
     if service is None:
@@ -49,12 +53,12 @@ def get_service(request: Request) -> Service:
     return service
 
 
-def get_pipeline(service: Annotated[Service, Depends(get_service)]) -> LandmarkPipeline:
+async def get_pipeline(service: Annotated[Service, Depends(get_service)]) -> LandmarkPipeline:
     """The upload pipeline of the running service."""
     return service.pipeline
 
 
-def require_api_key(
+async def require_api_key(
     settings: Annotated[Settings, Depends(get_app_settings)],
     api_key: Annotated[str | None, Security(_api_key_scheme)] = None,
 ) -> None:

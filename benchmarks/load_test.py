@@ -186,33 +186,43 @@ class Expected:
     probabilities: np.ndarray
 
 
-def expected_answers(model_dir: Path, uploads: list[Upload]) -> list[Expected]:
+# Expected answers keyed by whether the request asks for the overlay: without one the service
+# decodes large JPEGs at a reduced scale, which moves a landmark by a fraction of a pixel.
+ExpectedAnswers = dict[bool, list[Expected]]
+
+
+def expected_answers(model_dir: Path, uploads: list[Upload]) -> ExpectedAnswers:
     """Runs the SavedModel directly on the service's decode and resize of each upload.
 
-    The model is loaded in this process only for this; the server loads its own copy.
+    Decoding follows the service: in full for requests with an overlay, with `min_side` (a
+    reduced JPEG decode where one fits) for requests without. The model is loaded in this
+    process only for this; the server loads its own copy.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
-    decoded = [decode_image(upload.data, MAX_PIXELS) for upload in uploads]
-    batch = np.stack([resize_for_model(image.pixels, MODEL_SIZE) for image in decoded])
     loaded = tf.saved_model.load(str(resolve_version_dir(model_dir)))
-    outputs = loaded.signatures["serving_default"](images=tf.constant(batch))
-    landmarks = outputs["landmarks"].numpy().astype(np.float64)  # [N, 6, 2] model space
-    scores = outputs["scores"].numpy().astype(np.float64)  # [N, 6]
-    answers = []
-    for index, image in enumerate(decoded):
-        # The documented mapping, written out here rather than taken from app.geometry.
-        scale = np.array([image.width / MODEL_SIZE, image.height / MODEL_SIZE])
-        points = (landmarks[index] + 0.5) * scale - 0.5
-        answers.append(
-            Expected(
-                width=image.width,
-                height=image.height,
-                points=np.round(points, EXPECTED_DECIMALS),
-                probabilities=np.round(scores[index], PROBABILITY_DECIMALS),
+    answers: ExpectedAnswers = {}
+    for overlay in (True, False):
+        min_side = None if overlay else MODEL_SIZE
+        decoded = [decode_image(upload.data, MAX_PIXELS, min_side=min_side) for upload in uploads]
+        batch = np.stack([resize_for_model(image.pixels, MODEL_SIZE) for image in decoded])
+        outputs = loaded.signatures["serving_default"](images=tf.constant(batch))
+        landmarks = outputs["landmarks"].numpy().astype(np.float64)  # [N, 6, 2] model space
+        scores = outputs["scores"].numpy().astype(np.float64)  # [N, 6]
+        answers[overlay] = []
+        for index, image in enumerate(decoded):
+            # The documented mapping, written out here rather than taken from app.geometry.
+            scale = np.array([image.width / MODEL_SIZE, image.height / MODEL_SIZE])
+            points = (landmarks[index] + 0.5) * scale - 0.5
+            answers[overlay].append(
+                Expected(
+                    width=image.width,
+                    height=image.height,
+                    points=np.round(points, EXPECTED_DECIMALS),
+                    probabilities=np.round(scores[index], PROBABILITY_DECIMALS),
+                )
             )
-        )
     return answers
 
 
@@ -298,7 +308,7 @@ def is_documented_overload(response: httpx.Response) -> bool:
 async def drive(
     base_url: str,
     uploads: list[Upload],
-    expected: list[Expected],
+    expected: ExpectedAnswers,
     *,
     requests: int,
     concurrency: int,
@@ -335,7 +345,9 @@ async def drive(
         elapsed = time.perf_counter() - started
         if response.status_code == 200:
             tally.latencies_s.append(elapsed)
-            problem = check_answer(response.json(), expected[index % len(uploads)], overlay)
+            problem = check_answer(
+                response.json(), expected[overlay][index % len(uploads)], overlay
+            )
             if problem is not None:
                 tally.wrong_count += 1
                 if len(tally.wrong) < 10:
@@ -476,7 +488,7 @@ class LoadReport:
 
 
 async def _load(
-    server: LiveServer, uploads: list[Upload], expected: list[Expected], config: LoadConfig
+    server: LiveServer, uploads: list[Upload], expected: ExpectedAnswers, config: LoadConfig
 ) -> tuple[Tally, Tally, int, int, int]:
     pid = server.process.pid
     backoff_s = None if config.backoff_ms is None else config.backoff_ms / 1000.0

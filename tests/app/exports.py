@@ -14,13 +14,15 @@ from training.landmarks import LANDMARK_NAMES
 _ORACLE_SHARPNESS = 10.0
 
 
-def contract_metadata(name: str, version: int, architecture: str) -> dict[str, Any]:
+def contract_metadata(
+    name: str, version: int, architecture: str, width_multiplier: float = 0.125
+) -> dict[str, Any]:
     """metadata.json fields as docs/CONTRACT.md defines them."""
     return {
         "name": name,
         "version": version,
         "architecture": architecture,
-        "width_multiplier": 0.125,
+        "width_multiplier": width_multiplier,
         "input_size": [256, 256],
         "top_k": 5,
         "landmarks": [
@@ -41,6 +43,19 @@ def export_tiny_unet(version_dir: Path, name: str) -> Path:
     keras.utils.set_random_seed(0)
     model = build_model("unet", width_multiplier=0.125)
     metadata = contract_metadata(name, int(version_dir.name), "unet")
+    return export_saved_model(model, version_dir, metadata, top_k=5)
+
+
+def export_full_seed(version_dir: Path, name: str) -> Path:
+    """The seed network at full width with random weights: real cost (tens of ms an image)."""
+    import keras
+
+    from training.export import export_saved_model
+    from training.model import build_model
+
+    keras.utils.set_random_seed(0)
+    model = build_model("seed", width_multiplier=1.0)
+    metadata = contract_metadata(name, int(version_dir.name), "seed", width_multiplier=1.0)
     return export_saved_model(model, version_dir, metadata, top_k=5)
 
 

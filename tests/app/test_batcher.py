@@ -98,11 +98,11 @@ def test_submit_concurrent_images_share_model_calls_and_get_their_own_results() 
     assert next(iter(model.threads)).startswith("inference")
 
 
-def test_submit_single_image_waits_at_most_max_wait() -> None:
+def test_submit_lone_image_with_nothing_announced_does_not_wait() -> None:
     model = FakeModel()
 
     async def scenario() -> float:
-        batcher = make_batcher(model, max_wait_s=0.05)
+        batcher = make_batcher(model, max_wait_s=0.5)
         await batcher.start()
         try:
             started = time.perf_counter()
@@ -113,7 +113,51 @@ def test_submit_single_image_waits_at_most_max_wait() -> None:
 
     elapsed = asyncio.run(scenario())
     assert model.batch_sizes == [1]
-    assert 0.04 <= elapsed < 1.0
+    # Nothing else is on its way, so the 0.5 s batch wait is not spent.
+    assert elapsed < 0.25
+
+
+def test_announced_image_joins_the_forming_batch() -> None:
+    model = FakeModel()
+
+    async def scenario() -> None:
+        batcher = make_batcher(model, max_wait_s=0.5)
+        await batcher.start()
+        try:
+
+            async def late_arrival() -> None:
+                with batcher.expecting(1):
+                    await asyncio.sleep(0.05)  # "decoding"
+                    future = batcher.enqueue(image(2))
+                await batcher.result(future)
+
+            late = asyncio.create_task(late_arrival())
+            await asyncio.sleep(0)  # the late image is announced before the first one queues
+            await asyncio.gather(batcher.submit(image(1)), late)
+        finally:
+            await batcher.stop()
+
+    asyncio.run(scenario())
+    assert model.batch_sizes == [2]
+
+
+def test_announced_image_that_never_comes_delays_the_batch_at_most_max_wait() -> None:
+    model = FakeModel()
+
+    async def scenario() -> float:
+        batcher = make_batcher(model, max_wait_s=0.1)
+        await batcher.start()
+        try:
+            with batcher.expecting(1):
+                started = time.perf_counter()
+                await batcher.submit(image(1))
+                return time.perf_counter() - started
+        finally:
+            await batcher.stop()
+
+    elapsed = asyncio.run(scenario())
+    assert model.batch_sizes == [1]
+    assert 0.08 <= elapsed < 1.0
 
 
 def test_submit_when_queue_is_full_raises_queue_full() -> None:

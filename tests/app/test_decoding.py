@@ -242,3 +242,67 @@ def test_decode_at_the_pixel_limit_is_accepted() -> None:
 def test_composite_on_white_rounds_half_alpha() -> None:
     rgba = np.array([[[0, 100, 255, 51]]], dtype=np.uint8)  # alpha 0.2
     np.testing.assert_array_equal(composite_on_white(rgba), [[[204, 224, 255]]])
+
+
+# === Reduced JPEG decoding (min_side) ===
+
+
+def smooth_photo(height: int, width: int) -> np.ndarray:
+    """A photo-like image (smooth gradients and a block), on which DCT scaling is near exact."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    pixels = np.stack([x / width * 255, y / height * 255, (x + y) / (width + height) * 255], -1)
+    pixels[height // 4 : height // 2, width // 3 : width // 2] = (30, 160, 90)
+    return pixels.astype(np.uint8)
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "reduction"),
+    [
+        (1920, 1080, 4),  # 480x270 still covers 256
+        (4032, 3024, 8),  # a phone photo: 504x378
+        (1000, 1500, 2),  # 1/4 would be 250 wide, under 256
+        (640, 480, 1),  # 1/2 would be 240 high
+        (1922, 1080, 2),  # 1/4 does not divide 1922
+        (1921, 1080, 1),  # no scale divides 1921
+    ],
+)
+def test_decode_jpeg_with_min_side_reduces_only_by_exact_scales_that_keep_min_side(
+    width: int, height: int, reduction: int
+) -> None:
+    data = encode(smooth_photo(height, width), "JPEG", quality=92)
+    decoded = decode_image(data, 50_000_000, min_side=256)
+    assert (decoded.width, decoded.height) == (width, height)
+    assert decoded.reduction == reduction
+    assert decoded.pixels.shape == (height // reduction, width // reduction, 3)
+    assert decoded.pixels.flags.c_contiguous
+
+
+def test_decode_reduced_jpeg_matches_block_averages_of_the_full_decode() -> None:
+    # The reduced pixel i must stand for upload pixels [4i, 4i + 4): the half-pixel grid that
+    # the coordinate mapping relies on. A shifted or differently sampled reduction would leave
+    # the block edge of the green patch far from the full decode's block means.
+    data = encode(smooth_photo(1080, 1920), "JPEG", quality=95)
+    full = decode_image(data, 50_000_000).pixels.astype(np.float64)
+    reduced = decode_image(data, 50_000_000, min_side=256).pixels.astype(np.float64)
+    block_means = full.reshape(270, 4, 480, 4, 3).mean(axis=(1, 3))
+    assert np.abs(reduced - block_means).mean() < 1.5
+    shifted = np.roll(block_means, 1, axis=1)
+    assert np.abs(reduced - shifted).mean() > np.abs(reduced - block_means).mean() + 0.2
+
+
+def test_decode_reduced_jpeg_with_exif_rotation_reports_the_upload_size() -> None:
+    data = with_exif_orientation(smooth_photo(1080, 1920), 6, "JPEG")
+    decoded = decode_image(data, 50_000_000, min_side=256)
+    assert (decoded.width, decoded.height) == (1080, 1920)
+    assert decoded.reduction == 4 and decoded.pixels.shape == (480, 270, 3)
+
+
+def test_decode_with_min_side_never_reduces_other_formats() -> None:
+    decoded = decode_image(encode(random_rgb(1080, 1920), "PNG"), 50_000_000, min_side=256)
+    assert decoded.reduction == 1 and decoded.pixels.shape == (1080, 1920, 3)
+
+
+def test_decode_reduced_jpeg_still_checks_the_pixel_limit_on_the_full_size() -> None:
+    data = encode(smooth_photo(1080, 1920), "JPEG")
+    with pytest.raises(TooManyPixelsError, match="1920x1080"):
+        decode_image(data, 1920 * 1080 - 1, min_side=256)

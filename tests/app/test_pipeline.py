@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.batcher import MicroBatcher
+from app.batcher import MicroBatcher, PredictFn
 from app.decoding import decode_image
 from app.errors import CorruptImageError, InvalidParameterError, QueueFullError
 from app.geometry import resize_for_model
@@ -29,10 +29,16 @@ def run_with_pipeline(
     *,
     threshold: float = 0.5,
     max_in_flight: int = 16,
+    queue_length: int = 16,
+    predict: PredictFn | None = None,
 ) -> T:
     async def main() -> T:
         batcher = MicroBatcher(
-            runtime.predict, max_batch_size=4, max_wait_s=0.01, queue_length=16, queue_timeout_s=30
+            predict or runtime.predict,
+            max_batch_size=4,
+            max_wait_s=0.01,
+            queue_length=queue_length,
+            queue_timeout_s=30,
         )
         await batcher.start()
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -135,3 +141,57 @@ def test_check_options_rejects_top_k_beyond_the_model(tiny_runtime: ModelRuntime
             pipeline.check_options(AnalysisOptions(top_k=6))
 
     run_with_pipeline(tiny_runtime, scenario)
+
+
+class RecordingModel:
+    """The tiny model, keeping every batch of model inputs it was given."""
+
+    def __init__(self, runtime: ModelRuntime) -> None:
+        self.runtime = runtime
+        self.inputs: list[np.ndarray] = []
+
+    def __call__(self, images: np.ndarray) -> Mapping[str, np.ndarray]:
+        self.inputs.append(images.copy())
+        return self.runtime.predict(images)
+
+
+def test_analyse_large_jpeg_without_overlay_feeds_the_model_the_same_picture(
+    tiny_runtime: ModelRuntime,
+) -> None:
+    # Without an overlay the JPEG is decoded at 1/4 scale; the model must still see what the
+    # full decode resized to 256 would give, and the answer must be in upload pixels.
+    y, x = np.mgrid[0:1080, 0:1920]
+    pixels = np.stack([x * 255 // 1920, y * 255 // 1080, (x // 240 % 2) * 200], -1)
+    data = encode(pixels.astype(np.uint8), "JPEG", quality=95)
+    model = RecordingModel(tiny_runtime)
+    analysis = run_with_pipeline(
+        tiny_runtime,
+        lambda pipeline: pipeline.analyse(data, AnalysisOptions(overlay=False)),
+        predict=model,
+    )
+    assert (analysis.width, analysis.height) == (1920, 1080)
+    (fed,) = model.inputs
+    expected = resize_for_model(decode_image(data, 10_000_000).pixels)
+    assert fed.shape == (1, 256, 256, 3)
+    assert np.abs(fed[0].astype(int) - expected.astype(int)).mean() < 2.0
+    assert all(-0.5 <= landmark.x <= 1919.5 for landmark in analysis.landmarks)
+
+
+def test_analyse_many_refused_by_the_model_queue_leaves_nothing_queued(
+    tiny_runtime: ModelRuntime,
+) -> None:
+    uploads = [encode(random_rgb(16, 16, seed=index), "PNG") for index in range(3)]
+    model = RecordingModel(tiny_runtime)
+
+    async def scenario(pipeline: LandmarkPipeline) -> None:
+        with pytest.raises(QueueFullError, match="inference queue is full"):
+            await pipeline.analyse_many(uploads, AnalysisOptions(overlay=False))
+        # The two images queued before the refusal were withdrawn: the model never runs them,
+        # and the queue takes a new request at once.
+        await asyncio.sleep(0.1)
+        assert model.inputs == []
+        (analysis,) = await pipeline.analyse_many(uploads[:1], AnalysisOptions(overlay=False))
+        assert analysis.width == 16
+
+    run_with_pipeline(tiny_runtime, scenario, queue_length=2, predict=model)
+    assert [len(batch) for batch in model.inputs] == [1]

@@ -8,6 +8,7 @@ changes nothing on disk, and the app's source never reads one.
 from __future__ import annotations
 
 import ast
+import asyncio
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,7 +54,7 @@ def test_api_key_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(app.deps.hmac, "compare_digest", spy)
     settings = Settings(API_KEY="the-real-key")
     with pytest.raises(AuthenticationError, match="invalid API key"):
-        require_api_key(settings, "the-real-kez")
+        asyncio.run(require_api_key(settings, "the-real-kez"))
     assert compared == [(b"the-real-kez", b"the-real-key")]
 
 
