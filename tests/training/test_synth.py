@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import argparse
 import io
+import math
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
 from training.synth import SynthSummary, generate_dataset
 from training.synth.cli import add_synth_arguments, run_synth
+from training.synth.compose import Sample, render_sample
+from training.synth.figures import sample_hold
+from training.synth.garments import ARM_STYLES, BODY, SLEEVE, Garment, Kind, Pose, build_top
+from training.synth.geometry import signed_angle
 from training.synth.warp import make_warp
 from training.synth.writer import HEADER, LANDMARKS_FILE
 
@@ -181,3 +187,111 @@ def test_first_image_decodes_to_a_garment_scene(generated: tuple[Path, SynthSumm
     pixels = np.asarray(Image.open(io.BytesIO((data_dir / name).read_bytes())))
     # Not a blank frame: a garment, a background and some texture.
     assert pixels.std() > 10
+
+
+# --- Poses: bent arms, hands on hips / in pockets, garments held up by hand ----------------
+
+POSE_SAMPLES = 240  # renders enough worn and held rows of every kind for the checks below
+
+
+@pytest.fixture(scope="module")
+def pose_samples() -> list[Sample]:
+    return [render_sample(SEED, index) for index in range(POSE_SAMPLES)]
+
+
+def _in_frame_and_ordered(sample: Sample) -> None:
+    xy = sample.points
+    assert (xy > 0).all() and (xy < 255).all(), (sample.pose, sample.arms, xy.tolist())
+    x = xy[:, 0]
+    assert x[0] < x[1] and x[2] < x[3] and x[4] < x[5], (sample.pose, sample.arms, xy.tolist())
+
+
+def test_worn_rows_show_every_arm_style_with_landmarks_in_order(
+    pose_samples: list[Sample],
+) -> None:
+    worn = [s for s in pose_samples if s.pose in ("worn", "turned")]
+    styles = {style for s in worn for style in s.arms}
+    assert styles == set(ARM_STYLES)
+    bent = [s for s in worn if s.usable and {"front", "hip", "pocket"} & set(s.arms)]
+    assert len(bent) >= 10
+    for sample in bent:
+        _in_frame_and_ordered(sample)
+
+
+def test_held_rows_occur_with_landmarks_in_order(pose_samples: list[Sample]) -> None:
+    held = [s for s in pose_samples if s.pose == "held" and s.usable]
+    assert len(held) >= 20
+    for sample in held:
+        assert sample.arms == ()
+        _in_frame_and_ordered(sample)
+
+
+def _sleeve_union_contains(garment: Garment, point: np.ndarray) -> bool:
+    for part in garment.parts:
+        if part.layer == SLEEVE:
+            poly = part.poly.astype(np.float32).reshape(-1, 1, 2)
+            if cv2.pointPolygonTest(poly, (float(point[0]), float(point[1])), True) > -1e-4:
+                return True
+    return False
+
+
+@pytest.mark.parametrize("kind", [Kind.LONG_SLEEVE, Kind.SWEATER, Kind.JACKET])
+def test_a_bent_long_sleeve_ends_at_its_forearm_cuff(kind: Kind) -> None:
+    bends = 0
+    for index in range(120):
+        garment = build_top(np.random.default_rng([SEED, index]), kind, Pose.WORN)
+        for arm, landmark in zip(garment.arms, garment.landmarks[2:4], strict=True):
+            # The sleeve landmark is the wrist, the end of the forearm...
+            np.testing.assert_allclose(landmark, arm.wrist, atol=1e-9)
+            # ... on the drawn sleeve, which ends there (just beyond it is no sleeve).
+            assert _sleeve_union_contains(garment, landmark)
+            assert not _sleeve_union_contains(garment, landmark + arm.fore_direction * 0.06)
+            turn = abs(signed_angle(arm.direction, arm.fore_direction))
+            if arm.style == "front":
+                assert turn > math.radians(20)
+                # Each sleeve end stays on its own side of the body's centre line.
+                assert arm.side * landmark[0] >= 0.25 - 1e-9
+            bends += turn > math.radians(45)
+    assert bends >= 20
+
+
+def test_tank_sleeve_landmark_is_the_outer_end_of_the_armhole() -> None:
+    for index in range(60):
+        for pose in (Pose.FLAT, Pose.WORN):
+            garment = build_top(np.random.default_rng([SEED, index]), Kind.TANK, pose)
+            assert garment.sleeve_length == 0
+            for side, landmark in zip((-1, 1), garment.landmarks[2:4], strict=True):
+                # The armhole facing runs from the strap end down the armhole.
+                strap_end = garment.shoulder * np.array([side, 1.0])
+                armhole = next(
+                    s.pts
+                    for s in garment.strokes
+                    if s.layer == BODY and np.allclose(s.pts[0], strap_end)
+                )
+                # The armhole's lower end, the armhole point farthest out from the centre.
+                np.testing.assert_allclose(landmark, armhole[-1], atol=1e-9)
+                assert side * landmark[0] >= (side * armhole[:, 0]).max() - 1e-9
+
+
+def test_held_garment_hangs_from_the_grips() -> None:
+    for index in range(30):
+        rng = np.random.default_rng([SEED, index])
+        garment = build_top(rng, Kind.TSHIRT, Pose.HELD)
+        hold = sample_hold(rng, garment)
+        grips = np.stack(hold.grips)
+        np.testing.assert_allclose(hold.gravity(grips), grips, atol=1e-9)
+        moved = hold.gravity(garment.landmarks)
+        # Cloth only falls, and nothing far below the hands moves.
+        assert (moved[:, 0] == garment.landmarks[:, 0]).all()
+        assert (moved[:, 1] >= garment.landmarks[:, 1]).all()
+        far = garment.landmarks[:, 1] > grips[:, 1].max() + hold.fall
+        np.testing.assert_allclose(moved[far], garment.landmarks[far])
+        # Left hand on the left, right on the right, both on the shoulder line.
+        assert grips[0, 0] < -garment.neck_half < garment.neck_half < grips[1, 0]
+
+
+def test_pose_variety_keeps_rendering_deterministic() -> None:
+    for index in (5, 17, 42):
+        first, again = render_sample(SEED + 7, index), render_sample(SEED + 7, index)
+        assert first.jpeg == again.jpeg and first.arms == again.arms
+        np.testing.assert_array_equal(first.points, again.points)

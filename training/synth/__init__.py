@@ -11,8 +11,11 @@ What varies (see the modules):
 
 - `garments`: T-shirts, long sleeves, tanks, open jackets, sweaters, collared shirts; widths,
   lengths, shoulder slope, sleeve angle and length, necklines, hems; trousers, skirts, dresses.
-- `figures`: flat lay, on a hanger, worn by a rough figure facing the camera or turned 3/4,
-  held up by hands at the shoulders.
+- `figures`: flat lay, on a hanger, worn by a rough figure facing the camera or turned 3/4
+  (arms hanging, close to the body, bent with the forearm in front of the torso, hands on the
+  hips or in pockets; long sleeves bend with the elbow), held up by two hands gripping the
+  shoulder line (the holder behind it, or arms reaching in from above or the sides) with the
+  garment sagging under its weight.
 - `appearance`, `details`: colours across the range (white/black/grey included), stripes,
   checks, plaid, dots, prints, denim, knit, camouflage, colour blocks; seams, buttons,
   pockets, chest prints, folds and wrinkles, shading.

@@ -75,7 +75,7 @@ _BACKGROUNDS = {
     Pose.TURNED: np.array([0.45, 0.15, 0.1, 0.2, 0.1]),
     Pose.FLAT: np.array([0.25, 0.1, 0.45, 0.1, 0.1]),
     Pose.HANGING: np.array([0.3, 0.1, 0.25, 0.25, 0.1]),
-    Pose.HELD: np.array([0.2, 0.1, 0.15, 0.25, 0.3]),
+    Pose.HELD: np.array([0.25, 0.1, 0.1, 0.2, 0.35]),
 }
 
 # Patterns that suit each kind (None: any pattern).
@@ -102,6 +102,7 @@ class Sample:
         plan: the row plan it was drawn for.
         category: DeepFashion folder, e.g. "WOMEN/Tees_Tanks".
         view: file-name view suffix ("front", "side", "flat", "full").
+        arms: (left, right) arm styles of a wearer (`garments.ARM_STYLES`); () if not worn.
     """
 
     jpeg: bytes
@@ -114,6 +115,7 @@ class Sample:
     plan: str
     category: str
     view: str
+    arms: tuple[str, ...] = ()
 
     @property
     def usable(self) -> bool:
@@ -464,16 +466,19 @@ def _draw_foreground(
     dress: _Dress,
     pose: Pose,
     turn: float,
+    hold: figures.Hold | None,
     rng: np.random.Generator,
 ) -> _Foreground:
-    """Draws wearer/holder/hanger and garment in layer order, then shades it."""
+    """Draws wearer/holder/hanger and garment in layer order, then shades it.
+
+    `hold` is how a held garment (`Pose.HELD`) is gripped; None for other poses.
+    """
     person = figures.sample_person(rng)
     worn = pose in WORN_POSES and garment.kind in (*TOPS, Kind.DRESS)
     if worn:
         figures.draw_wearer_behind(canvas, person, garment, turn, rng)
-    holder_behind = bool(rng.random() < 0.6)
-    if pose is Pose.HELD:
-        figures.draw_holder_behind(canvas, person, garment, holder_behind)
+    if hold is not None:
+        figures.draw_holder_behind(canvas, person, garment, hold)
     _draw_layer(canvas, garment, dress, BACK, rng, occluder=False)
     hook_top = figures.draw_hanger(canvas, garment, rng) if pose is Pose.HANGING else None
     if worn:
@@ -488,23 +493,26 @@ def _draw_foreground(
     if graphic:
         details.draw_graphic(canvas, garment, dress.fabrics["main"], rng)
     details.draw_strokes(canvas, garment, BODY)
-    details.draw_folds(canvas, garment, pose, BODY, wrinkles, rng)
+    grips = None if hold is None else list(hold.grips)
+    details.draw_folds(canvas, garment, pose, BODY, wrinkles, rng, grips)
     details.draw_undulation(canvas, float(rng.uniform(0.0, 0.12)), rng)
     canvas.apply_shading(blur_px)
 
-    # Sleeves can hide body landmarks (a long sleeve hanging over a hem corner); hands can
-    # hide any landmark.
+    # Sleeves and a wearer's hands in front of the body can hide body landmarks (a long sleeve
+    # hanging over a hem corner, a hand on the hip); a holder's hands can hide any landmark.
     body_points = _landmark_layers(garment) == BODY
     covered = np.zeros(len(garment.landmarks))
     canvas.reset_cover()
+    if worn:
+        figures.draw_wearer_front(canvas, person, garment)
     _draw_layer(canvas, garment, dress, SLEEVE, rng, occluder=True)
     details.draw_strokes(canvas, garment, SLEEVE)
     details.draw_folds(canvas, garment, pose, SLEEVE, wrinkles, rng)
     canvas.apply_shading(blur_px)
     covered[body_points] = canvas.cover_at(garment.landmarks[body_points])
     canvas.reset_cover()
-    if pose is Pose.HELD:
-        figures.draw_holder_hands(canvas, person, garment, holder_behind, rng)
+    if hold is not None:
+        figures.draw_holder_hands(canvas, person, garment, hold, rng)
     covered = np.maximum(covered, canvas.cover_at(garment.landmarks))
     _finish_lighting(canvas, garment, pose, rng)
     return _Foreground(covered=covered, hook_top=hook_top, graphic=bool(graphic))
@@ -587,13 +595,18 @@ def render_sample(seed: int, index: int) -> Sample:
     # Cloth is never ruler-straight: bend every edge a little (landmarks move with it).
     drape = rng.uniform(0.005, 0.02) if pose is Pose.FLAT else rng.uniform(0.01, 0.035)
     garment = garment.displaced(SmoothField(rng, float(drape), (1.0, 3.5)))
+    hold = None
+    if pose is Pose.HELD:
+        # Hung from two hands, the garment sags under its own weight.
+        hold = figures.sample_hold(rng, garment)
+        garment = garment.displaced(hold.gravity)
     dress = _dress(rng, kind)
     fraction, turn, rotation, keystone, variation = _plan_geometry(rng, plan, pose)
     centred = pose in WORN_POSES and rng.random() < 0.7
     placement = _place(rng, garment, plan, fraction, turn, rotation, keystone, centred)
 
     canvas = _make_canvas(garment, pose, placement)
-    drawn = _draw_foreground(canvas, garment, dress, pose, turn, rng)
+    drawn = _draw_foreground(canvas, garment, dress, pose, turn, hold, rng)
     match = dress.fabrics["main"].colour if rng.random() < 0.12 else None
     image = _photograph(canvas, placement, pose, match, drawn.hook_top, rng)
 
@@ -612,4 +625,5 @@ def render_sample(seed: int, index: int) -> Sample:
         plan=plan,
         category=_category(kind, rng, drawn.graphic),
         view=_view(pose, fraction),
+        arms=tuple(arm.style for arm in garment.arms) if pose in WORN_POSES else (),
     )

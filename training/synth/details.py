@@ -148,8 +148,17 @@ def _fold(rng: np.random.Generator, start: Points, end: Points) -> Points:
     return quad(start, mid + bend, end, 8)
 
 
-def _fold_lines(garment: Garment, pose: Pose, layer: int, rng: np.random.Generator) -> list[Points]:
-    """Fold centre lines for one layer, placed the way the pose pulls the fabric."""
+def _fold_lines(
+    garment: Garment,
+    pose: Pose,
+    layer: int,
+    rng: np.random.Generator,
+    grips: list[Points] | None = None,
+) -> list[Points]:
+    """Fold centre lines for one layer, placed the way the pose pulls the fabric.
+
+    `grips` are where hands hold a held garment; its folds hang from them.
+    """
     lines: list[Points] = []
     hw, hem = garment.hem_half, garment.hem_y
     armpit_y = float(garment.shoulder[1]) + 0.9
@@ -157,10 +166,11 @@ def _fold_lines(garment: Garment, pose: Pose, layer: int, rng: np.random.Generat
         for arm in garment.arms:
             if garment.sleeve_length <= 0:
                 continue
-            n = pt(-arm.direction[1], arm.direction[0])
             for _ in range(int(rng.integers(1, 4 if garment.sleeve_length < 1.5 else 7))):
                 t = rng.uniform(0.15, 0.95) * garment.sleeve_length
-                c = arm.root + arm.direction * t
+                # Along the sleeve's axis, which bends at the elbow for a long sleeve.
+                c, d = arm.along(float(t))
+                n = pt(-d[1], d[0])
                 w = arm.cuff_half * rng.uniform(0.6, 1.1)
                 tilt = rotate(n, rng.uniform(-0.5, 0.5))
                 lines.append(_fold(rng, c - tilt * w, c + tilt * w))
@@ -192,11 +202,18 @@ def _fold_lines(garment: Garment, pose: Pose, layer: int, rng: np.random.Generat
                 )
             )
     elif pose is Pose.HELD:
-        for side in (-1, 1):
-            grip = pt(side * (garment.neck_half + float(garment.shoulder[0])) / 2, 0.1)
-            for _ in range(int(rng.integers(1, 4))):
+        if grips is None:
+            grip_x = (garment.neck_half + float(garment.shoulder[0])) / 2
+            grips = [pt(-grip_x, 0.1), pt(grip_x, 0.1)]
+        # Cloth hanging from two hands: folds fan down from each grip, and the slack between
+        # the hands drapes in a U across the chest.
+        for side, grip in zip((-1, 1), grips, strict=True):
+            for _ in range(int(rng.integers(1, 5))):
                 end = pt(side * rng.uniform(-0.3, 0.6) * hw, rng.uniform(0.8, 0.6 * hem + 0.5))
                 lines.append(_fold(rng, grip, end))
+        for _ in range(int(rng.integers(0, 3))):
+            dip = pt(0.0, rng.uniform(0.3, 0.9))
+            lines.append(quad(grips[0], (grips[0] + grips[1]) / 2 + dip, grips[1], 10))
     else:
         for _ in range(int(rng.integers(1, 8))):
             c = pt(rng.uniform(-hw, hw) * 0.8, rng.uniform(0.4, hem - 0.2))
@@ -221,11 +238,13 @@ def draw_folds(
     layer: int,
     strength: float,
     rng: np.random.Generator,
+    grips: list[Points] | None = None,
 ) -> None:
-    """Folds as soft shading: a shadowed crease with a lit ridge beside it."""
+    """Folds as soft shading: a shadowed crease with a lit ridge beside it (`grips`: see
+    `_fold_lines`)."""
     if strength <= 0:
         return
-    for line in _fold_lines(garment, pose, layer, rng):
+    for line in _fold_lines(garment, pose, layer, rng, grips):
         width = float(rng.uniform(0.04, 0.14))
         canvas.soft_stroke([line], width, -float(rng.uniform(0.08, 0.3)) * strength)
         d = line[-1] - line[0]

@@ -23,7 +23,7 @@ from training.synth.appearance import (
     skin_tone,
 )
 from training.synth.canvas import Canvas
-from training.synth.garments import Garment
+from training.synth.garments import Arm, Garment
 from training.synth.geometry import Points, arc, cubic, limb, pt, rotate
 
 Colour = npt.NDArray[np.float32]
@@ -42,8 +42,6 @@ class Person:
         neck: neck length, garment units.
         head: head size factor.
         face: draw rough eyes and mouth.
-        bend: elbow bend, radians (positive bends the forearm towards the body).
-        akimbo: extra bend of bare forearms (hands back to the hips), radians.
         sleeve: float32 [3] the holder's own sleeve colour (held pose).
     """
 
@@ -56,8 +54,6 @@ class Person:
     neck: float
     head: float
     face: bool
-    bend: float
-    akimbo: float
     sleeve: Colour
 
 
@@ -77,8 +73,6 @@ def sample_person(rng: np.random.Generator) -> Person:
         neck=float(rng.uniform(0.12, 0.32)),
         head=float(rng.uniform(0.9, 1.1)),
         face=bool(rng.random() < 0.8),
-        bend=math.radians(float(rng.uniform(-12, 5))),
-        akimbo=math.radians(float(rng.uniform(50, 90))) if rng.random() < 0.2 else 0.0,
         sleeve=sleeve,
     )
 
@@ -170,30 +164,68 @@ def draw_wearer_behind(
     torso = np.concatenate([torso_right, (torso_right * pt(-1, 1))[::-1]])
     _skin_fill(canvas, [torso], person, 0.95)
 
-    # Arms, behind the garment: sleeves cover their roots, and a hand that comes back to the
-    # hip goes behind the body (a hand in a back pocket) rather than over a hem corner.
+    # Arms behind the garment: sleeves cover their roots. A forearm crossing in front of the
+    # body (`Arm.front`) is drawn later by `draw_wearer_front`.
     for arm in garment.arms:
-        covered = garment.sleeve_length > 1.6
-        upper = 1.25
-        elbow = arm.root + arm.direction * upper
-        bend = person.bend if covered else person.bend + person.akimbo
-        fore_dir = rotate(arm.direction, arm.side * bend) if bend else arm.direction
-        fore_len = max(1.15, garment.sleeve_length - upper + 0.05) if covered else 1.15
-        wrist = elbow + fore_dir * fore_len
-        half = min(0.21, arm.cuff_half * 0.9)
-        pieces = [
-            limb(arm.root, elbow, half, min(half, 0.16)),
-            limb(elbow, wrist, min(half, 0.16), 0.11),
-            arc(elbow, min(half, 0.16), min(half, 0.16), 0, 2 * math.pi, 12),
-        ]
-        pieces += _hand(wrist - fore_dir * 0.05, fore_dir, 0.5, 0.13)
-        # A darker rim first, so an arm reads against the torso behind it.
-        rim = [limb(arm.root, elbow, half + 0.025, min(half, 0.16) + 0.025)]
-        rim.append(limb(elbow, wrist, min(half, 0.16) + 0.025, 0.135))
-        _skin_fill(canvas, rim, person, 0.72)
-        _skin_fill(canvas, pieces, person)
+        _draw_upper_arm(canvas, person, arm)
+        if not arm.front:
+            _draw_forearm(canvas, person, garment, arm, occluder=False)
 
     _draw_head(canvas, person, turn)
+
+
+def _arm_halves(arm: Arm) -> tuple[float, float]:
+    """(shoulder, elbow) half-widths of a wearer's arm; it must fit inside the sleeve."""
+    half = min(0.21, arm.cuff_half * 0.9)
+    return half, min(half, 0.16)
+
+
+def _draw_upper_arm(canvas: Canvas, person: Person, arm: Arm) -> None:
+    """Shoulder to elbow, with a darker rim so the arm reads against the torso behind it."""
+    half, mid = _arm_halves(arm)
+    _skin_fill(canvas, [limb(arm.root, arm.elbow, half + 0.025, mid + 0.025)], person, 0.72)
+    elbow = arc(arm.elbow, mid, mid, 0, 2 * math.pi, 12)
+    _skin_fill(canvas, [limb(arm.root, arm.elbow, half, mid), elbow], person)
+
+
+def _draw_forearm(
+    canvas: Canvas, person: Person, garment: Garment, arm: Arm, occluder: bool
+) -> None:
+    """Elbow to wrist (unless a long sleeve covers it) and the hand.
+
+    A hand in a pocket is not drawn: the wrist ends at the pocket's edge instead.
+    """
+    _, mid = _arm_halves(arm)
+    f = arm.fore_direction
+    covered = garment.sleeve_length > 1.6
+    pieces: list[Points] = []
+    if not covered:
+        rim = [limb(arm.elbow, arm.wrist, mid + 0.025, 0.135)]
+        _skin_fill(canvas, rim, person, 0.72, occluder=occluder)
+        pieces += [
+            limb(arm.elbow, arm.wrist, mid, 0.11),
+            arc(arm.elbow, mid, mid, 0, 2 * math.pi, 12),
+        ]
+    if arm.style != "pocket":
+        pieces += _hand(arm.wrist - f * 0.05, f, 0.5, 0.13)
+    if pieces:
+        _skin_fill(canvas, pieces, person, occluder=occluder)
+    if arm.style == "pocket" and garment.clothes_type == 1:
+        edge = limb(arm.wrist - f * 0.02, arm.wrist + f * 0.1, 0.2, 0.2)
+        canvas.paint(
+            canvas.fill_mask([edge]), person.bottoms.colour * 0.8, garment=False, occluder=occluder
+        )
+
+
+def draw_wearer_front(canvas: Canvas, person: Person, garment: Garment) -> None:
+    """Forearms and hands held in front of the body (bent in, on the hips, in pockets).
+
+    Drawn after the garment body and before the sleeves: a hand lies on the shirt, a sleeve
+    covers the wrist it comes out of. They can hide body landmarks, so they are occluders.
+    """
+    for arm in garment.arms:
+        if arm.front:
+            _draw_forearm(canvas, person, garment, arm, occluder=True)
 
 
 def _draw_head(canvas: Canvas, person: Person, turn: float, lift: float = 0.0) -> None:
@@ -290,33 +322,91 @@ def draw_hanger(canvas: Canvas, garment: Garment, rng: np.random.Generator) -> P
 
 
 def holder_extent(garment: Garment) -> tuple[float, float, float, float]:
-    """Garment-unit box of a garment held up with the holder's arms above it."""
+    """Garment-unit box of a garment held up, with room for the holder's arms above it and
+    out to the sides (the canvas is cut to the frame anyway)."""
     x0, _, x1, y1 = garment.extent()
-    return min(x0, -2.4), -5.0, max(x1, 2.4), y1 + 0.5
+    return min(x0, -2.4) - 3.0, -5.0, max(x1, 2.4) + 3.0, y1 + 0.5
 
 
-def _holder_hands(garment: Garment) -> list[tuple[Points, int]]:
-    """(grip point, side) for both hands: partway from the collar to the shoulder point."""
-    out = []
+@dataclasses.dataclass(frozen=True)
+class Hold:
+    """How a garment is held up by two hands at the shoulders.
+
+    Attributes:
+        grips: (left, right) float64 [2] grip points on the shoulder line, garment units.
+        behind: the holder stands behind the garment (body, head and bent arms show around
+            it, fingers curl over the shoulders); otherwise only forearms reach in, from
+            above or from the sides, and whole hands grip in front.
+        spread: each forearm's angle from straight up, outwards, radians (large: the arms
+            come in from the sides of the frame).
+        sag: how far the neckline sags between the hands, garment units.
+        droop: how far the shoulders outside the hands fall, garment units.
+        fall: how far below the hands the pull fades out, garment units.
+    """
+
+    grips: tuple[Points, Points]
+    behind: bool
+    spread: tuple[float, float]
+    sag: float
+    droop: float
+    fall: float
+
+    def gravity(self, points: Points) -> Points:
+        """The garment's own weight as a displacement of garment-unit points [..., 2].
+
+        The grips stay put; the cloth between them sags and the shoulders beyond them fall,
+        both fading out down the garment, so the body and sleeves hang from the hands.
+        Applied to outlines and landmarks alike (`Garment.displaced`).
+        """
+        p = np.asarray(points, dtype=np.float64)
+        x, y = p[..., 0], p[..., 1]
+        gl, gr = self.grips
+        gx = np.where(x < 0, -gl[0], gr[0])
+        # One height for both hands keeps the field continuous across the centre line.
+        gy = (gl[1] + gr[1]) / 2
+        weight = np.clip(1.0 - (y - gy) / self.fall, 0.0, 1.0)
+        ax = np.abs(x)
+        inside = np.clip(1.0 - (ax / gx) ** 2, 0.0, 1.0)
+        outside = np.clip((ax - gx) / 0.8, 0.0, 1.0)
+        out = p.copy()
+        out[..., 1] += (self.sag * inside + self.droop * outside**1.5) * weight
+        return out
+
+
+def sample_hold(rng: np.random.Generator, garment: Garment) -> Hold:
+    """Where the hands grip and how the garment hangs from them.
+
+    The hands grip the shoulder line anywhere from near the collar to near the shoulder
+    point, not always level or symmetric, as people hold garments up for a photo.
+    """
+    grips = []
     for side in (-1, 1):
         neck = pt(side * garment.neck_half, 0.0)
         shoulder = garment.shoulder * pt(side, 1.0)
-        out.append((neck + (shoulder - neck) * 0.6, side))
-    return out
+        # Mostly clear of the collar corner; sometimes close to it (fingers may then hide it).
+        # A narrow strap (a tank) is pinched near its outer end.
+        t = rng.uniform(0.45, 0.95) if rng.random() < 0.8 else rng.uniform(0.25, 0.45)
+        if _strap_length(garment) < 0.45:
+            t = rng.uniform(0.75, 1.0)
+        grips.append(neck + (shoulder - neck) * float(t))
+    if rng.random() < 0.55:
+        high, low = math.radians(float(rng.uniform(3, 30))), 0.0
+    else:
+        high, low = math.radians(float(rng.uniform(45, 80))), math.radians(10)
+    spread = (high + float(rng.uniform(-low, low)), high + float(rng.uniform(-low, low)))
+    return Hold(
+        grips=(grips[0], grips[1]),
+        behind=bool(rng.random() < 0.5),
+        spread=spread,
+        sag=float(rng.uniform(0.0, 0.12)),
+        droop=float(rng.uniform(0.0, 0.22)),
+        fall=float(rng.uniform(1.0, 2.2)),
+    )
 
 
-def draw_holder_behind(canvas: Canvas, person: Person, garment: Garment, behind: bool) -> None:
-    """The holder behind the garment.
-
-    Args:
-        canvas: target.
-        person: the holder's looks.
-        garment: the held garment.
-        behind: True when the holder stands behind it (body, head and arms bent down behind
-            the garment); False when only arms reach in from above (drawn by
-            `draw_holder_hands`).
-    """
-    if not behind:
+def draw_holder_behind(canvas: Canvas, person: Person, garment: Garment, hold: Hold) -> None:
+    """The holder behind the garment (body, head and arms bent down behind it), if any."""
+    if not hold.behind:
         return
     shirt = person.sleeve
     top = -1.0
@@ -329,7 +419,7 @@ def draw_holder_behind(canvas: Canvas, person: Person, garment: Garment, behind:
     )
     canvas.paint(canvas.fill_mask([body]), shirt, garment=False)
     # Elbows out to the sides, forearms rising to the hands that grip the shoulders.
-    for grip, side in _holder_hands(garment):
+    for grip, side in zip(hold.grips, (-1, 1), strict=True):
         elbow = pt(side * (float(garment.shoulder[0]) + 0.7), 1.4)
         shoulder = pt(side * (half - 0.1), top + 0.25)
         arm = [limb(grip, elbow, 0.14, 0.2), limb(elbow, shoulder, 0.22, 0.26)]
@@ -342,21 +432,68 @@ def draw_holder_behind(canvas: Canvas, person: Person, garment: Garment, behind:
     _draw_head(canvas, person, 0.0, lift=-top + 0.4)
 
 
+def _strap_length(garment: Garment) -> float:
+    """Length of the shoulder line from the collar corner to the shoulder point (or strap end)."""
+    return float(np.hypot(garment.shoulder[0] - garment.neck_half, garment.shoulder[1]))
+
+
+def _fingers(
+    grip: Points,
+    up: Points,
+    side: int,
+    rng: np.random.Generator,
+    thumb_front: bool,
+    spacing: float,
+) -> tuple[list[Points], list[Points]]:
+    """Four fingers curled over the shoulder seam onto the front, `spacing` apart, and a thumb.
+
+    Returns:
+        (outlines, rims): skin outlines and slightly larger ones drawn darker underneath, so
+        the gaps between fingers show.
+    """
+    # Fingers hang down over the seam onto the front whichever way the arm comes in (a hand
+    # reaching in from the side must not point along the shoulder line at the collar).
+    v = pt(0.0, 1.0) - up * 0.35
+    down = v / float(np.hypot(*v))
+    across = pt(down[1], -down[0])
+    outlines: list[Points] = []
+    rims: list[Points] = []
+    for k in (-1.5, -0.5, 0.5, 1.5):
+        base = grip + across * (k * spacing) + up * 0.04
+        length = float(rng.uniform(0.2, 0.32)) * (1.0 - 0.12 * abs(k))
+        tip = base + rotate(down, side * k * 0.06) * length
+        outlines.append(limb(base, tip, 0.042, 0.036))
+        outlines.append(arc(tip, 0.036, 0.036, 0, 2 * math.pi, 8))
+        rims.append(limb(base, tip, 0.052, 0.046))
+        rims.append(arc(tip, 0.046, 0.046, 0, 2 * math.pi, 8))
+    # The thumb on the outer side: on the front with the fingers, or pinching from behind
+    # (then only its tip shows past the seam).
+    root = grip + across * (side * spacing * 2.3) + up * 0.05
+    reach = 0.22 if thumb_front else 0.1
+    tip = root + rotate(down, -side * 0.5) * reach
+    outlines.append(limb(root, tip, 0.05, 0.042))
+    rims.append(limb(root, tip, 0.06, 0.052))
+    return outlines, rims
+
+
 def draw_holder_hands(
-    canvas: Canvas, person: Person, garment: Garment, behind: bool, rng: np.random.Generator
+    canvas: Canvas, person: Person, garment: Garment, hold: Hold, rng: np.random.Generator
 ) -> None:
     """Hands gripping the shoulders, drawn over the garment.
 
-    With `behind`, only fingers curl over the shoulder seam (the arms are behind the garment);
-    otherwise forearms reach down from above the frame.
+    With `hold.behind`, only fingers curl over the shoulder seam (the arms are behind the
+    garment); otherwise forearms reach in from above the frame or from its sides and the
+    back of each hand shows above the seam.
     """
     sleeve_bare = rng.random() < 0.4
-    spread = math.radians(float(rng.uniform(5, 35)))
-    for grip, side in _holder_hands(garment):
+    # Fingers bunch together on a narrow strap.
+    spacing = 0.085 * min(1.0, max(0.6, _strap_length(garment) / 0.55))
+    for grip, side, spread in zip(hold.grips, (-1, 1), hold.spread, strict=True):
         up = pt(side * math.sin(spread), -math.cos(spread))
-        if not behind:
-            wrist = grip + up * 0.3
-            arm = limb(wrist, wrist + up * 4.5, 0.12, 0.2)
+        if not hold.behind:
+            wrist = grip + up * 0.34
+            # Long enough to leave the frame whatever the zoom.
+            arm = limb(wrist, wrist + up * 8.0, 0.12, 0.22)
             colour = person.skin if sleeve_bare else person.sleeve
             canvas.paint(canvas.fill_mask([arm]), colour, garment=False, occluder=True)
             if not sleeve_bare:
@@ -364,15 +501,9 @@ def draw_holder_hands(
                 canvas.paint(
                     canvas.fill_mask([cuff]), person.sleeve * 0.85, garment=False, occluder=True
                 )
-            # Palm over the shoulder seam.
-            _skin_fill(canvas, _hand(wrist, -up, 0.42, 0.14), person, occluder=True)
-        # Fingers curling over the front.
-        for k in (-1.5, -0.5, 0.5, 1.5):
-            base = grip + pt(k * 0.065, -0.06)
-            tip = base + pt(k * 0.01 * side, float(rng.uniform(0.12, 0.2)))
-            finger = limb(base, tip, 0.032, 0.028)
-            nail = arc(tip, 0.028, 0.028, 0, 2 * math.pi, 8)
-            _skin_fill(canvas, [finger, nail], person, 0.95, occluder=True)
-        if behind:
-            thumb = limb(grip + pt(side * 0.16, -0.04), grip + pt(side * 0.2, 0.12), 0.04, 0.035)
-            _skin_fill(canvas, [thumb], person, 0.9, occluder=True)
+            # The back of the hand over the seam, knuckles towards the front.
+            _skin_fill(canvas, _hand(wrist + up * 0.04, -up, 0.42, 0.15), person, 0.8, True)
+            _skin_fill(canvas, _hand(wrist, -up, 0.4, 0.14), person, occluder=True)
+        outlines, rims = _fingers(grip, up, side, rng, not hold.behind, spacing)
+        _skin_fill(canvas, rims, person, 0.7, occluder=True)
+        _skin_fill(canvas, outlines, person, 0.97, occluder=True)

@@ -8,8 +8,9 @@ landmarks, so a landmark can never drift off the drawing.
 Landmark conventions (DeepFashion, front view: odd ids on the image's left):
 
 - collar (1, 2): the neckline's top corners, where the neckline meets the shoulder seam;
-- sleeve (3, 4): the centre of the cuff opening; for sleeveless tops, the bottom of the armhole
-  (the armpit corner), which is the only stable point a sleeveless top has there;
+- sleeve (3, 4): the centre of the cuff opening, wherever the sleeve ends (a sleeve bent at the
+  elbow ends at the forearm's cuff); for sleeveless tops, the armhole's outer end: the corner
+  under the arm where the armhole edge meets the side seam (see `_add_sleeves`);
 - hem (5, 6): the bottom corners at the side seams (for shirt-tails: where the side seam ends);
 - lower body: waistband corners, then the hem (trousers: centre of each leg opening);
 - full body (dress): collar, sleeve, waistline at the side seams, hem corners.
@@ -36,7 +37,10 @@ from training.synth.geometry import (
     normal_towards_body,
     pt,
     quad,
+    rotate,
+    signed_angle,
     subdivide,
+    two_link_elbow,
 )
 
 
@@ -116,19 +120,53 @@ class Stroke:
 
 @dataclasses.dataclass
 class Arm:
-    """Where a wearer's arm runs, so a figure can draw it out of the sleeve.
+    """Where a wearer's arm runs, so a figure can draw it in and out of the sleeve.
+
+    The arm is two segments, shoulder -> elbow -> wrist. A long sleeve follows both (its cuff
+    is the wrist); a short sleeve covers only the top of the upper arm.
 
     Attributes:
         root: float64 [2], shoulder joint (start of the arm axis).
-        direction: float64 [2], unit vector of the upper arm.
+        elbow: float64 [2].
+        wrist: float64 [2], where the hand starts (a long sleeve's cuff centre).
         side: -1 image-left, +1 image-right.
         cuff_half: half-width of the sleeve opening (the arm must be thinner than this).
+        style: how the arm is posed, one of `ARM_STYLES`.
     """
 
     root: Points
-    direction: Points
+    elbow: Points
+    wrist: Points
     side: int
     cuff_half: float
+    style: str = "down"
+
+    @property
+    def direction(self) -> Points:
+        """Unit vector of the upper arm."""
+        return _unit(self.elbow - self.root)
+
+    @property
+    def fore_direction(self) -> Points:
+        """Unit vector of the forearm."""
+        return _unit(self.wrist - self.elbow)
+
+    @property
+    def front(self) -> bool:
+        """Whether the forearm crosses in front of the torso (drawn over the garment body)."""
+        return self.style in ("front", "hip", "pocket")
+
+    def along(self, t: float) -> tuple[Points, Points]:
+        """(point, unit direction) at distance `t` along root -> elbow -> wrist."""
+        upper = float(np.hypot(*(self.elbow - self.root)))
+        if t <= upper:
+            return self.root + self.direction * t, self.direction
+        return self.elbow + self.fore_direction * (t - upper), self.fore_direction
+
+
+def _unit(v: Points) -> Points:
+    """`v` scaled to length 1 (unchanged if it is ~0)."""
+    return v / max(float(np.hypot(*v)), 1e-9)
 
 
 @dataclasses.dataclass
@@ -174,7 +212,7 @@ class Garment:
         groups += [part.pivot[None] for part in self.parts]
         groups += [subdivide(stroke.pts, step, closed=False) for stroke in self.strokes]
         groups += [centre[None] for centre, _ in self.buttons]
-        groups += [arm.root[None] for arm in self.arms]
+        groups += [np.stack([arm.root, arm.elbow, arm.wrist]) for arm in self.arms]
         groups.append(self.landmarks)
         # One call for all points: the field is cheap per point but not per call.
         moved = np.split(field(np.concatenate(groups)), np.cumsum([len(g) for g in groups])[:-1])
@@ -183,7 +221,10 @@ class Garment:
         pivots = [next(it)[0] for _ in self.parts]
         strokes = [dataclasses.replace(stroke, pts=next(it)) for stroke in self.strokes]
         buttons = [(next(it)[0], radius) for _, radius in self.buttons]
-        arms = [dataclasses.replace(arm, root=next(it)[0]) for arm in self.arms]
+        arms = [
+            dataclasses.replace(arm, root=j[0], elbow=j[1], wrist=j[2])
+            for arm, j in ((arm, next(it)) for arm in self.arms)
+        ]
         parts = [
             dataclasses.replace(part, poly=poly, pivot=pivot)
             for part, poly, pivot in zip(self.parts, polys, pivots, strict=True)
@@ -222,7 +263,8 @@ def _sleeve_angle(rng: np.random.Generator, pose: Pose) -> float:
     elif pose is Pose.HANGING:
         degrees = _u(rng, 3, 22)
     elif pose is Pose.HELD:
-        degrees = _u(rng, 4, 35)
+        # Held up by the shoulders, sleeves hang nearly straight down under their weight.
+        degrees = _u(rng, 2, 14) if rng.random() < 0.75 else _u(rng, 14, 32)
     else:
         # Arms mostly down beside the body; sometimes held a little away.
         degrees = _u(rng, 7, 22) if rng.random() < 0.8 else _u(rng, 22, 50)
@@ -389,7 +431,10 @@ def _measure_top(
             neck_half = min(neck_half * 1.3, 0.55)
 
     if kind is Kind.TANK:
-        shoulder = pt(neck_half + _u(rng, 0.12, 0.38), drop * 0.5)  # end of the strap
+        # The end of the strap, always inside the armpit: the armhole is cut in, so its outer
+        # end (the sleeve landmark, see `_add_sleeves`) is the armpit corner.
+        strap_end = min(neck_half + _u(rng, 0.12, 0.38), body_half - 0.08)
+        shoulder = pt(strap_end, drop * 0.5)
     else:
         shoulder = pt(shoulder_half, drop)
     armpit = pt(body_half, drop + armhole)
@@ -605,6 +650,182 @@ def _add_extras(rng: np.random.Generator, top: _Top) -> None:
             top.strokes.append(Stroke(top.shoulder_line * pt(side, 1.0), 0.018, 0.82, BODY))
 
 
+ARM_STYLES = ("down", "close", "front", "hip", "pocket")
+"""How a wearer holds each arm: hanging a little away from the body; hanging close to it (a
+long sleeve then ends beside or over the hem); bent at the elbow with the forearm in front of
+the torso; hand on the hip, elbow out; hand in a trouser pocket. Shop photos show all of
+these, and a model that only saw straight arms misses bent sleeves."""
+_ARM_STYLE_P = np.array([0.4, 0.15, 0.2, 0.15, 0.1])
+
+_UPPER_ARM = 1.25  # shoulder joint to elbow, garment units
+_FOREARM = 1.15  # elbow to wrist
+
+
+@dataclasses.dataclass(frozen=True)
+class _ArmPose:
+    """One arm's pose: the upper arm's angle from straight down (outwards), and the bend at
+    the elbow (radians the forearm turns from the upper arm towards the body)."""
+
+    angle: float
+    bend: float
+    style: str
+
+
+def _arm_styles(rng: np.random.Generator, pose: Pose) -> tuple[str, str]:
+    """(left, right) arm styles; only wearers vary them. Half the time both arms match."""
+    if pose not in WORN_POSES:
+        return "down", "down"
+    first = str(rng.choice(ARM_STYLES, p=_ARM_STYLE_P))
+    if rng.random() < 0.5:
+        return first, first
+    second = str(rng.choice(ARM_STYLES, p=_ARM_STYLE_P))
+    return (first, second) if rng.random() < 0.5 else (second, first)
+
+
+def _wrist_target(rng: np.random.Generator, top: _Top, style: str, side: int) -> Points | None:
+    """Where the wrist goes, for the styles defined by a hand position (else None)."""
+    armpit_y, hem_y = float(top.armpit[1]), top.side_len
+    if style == "hip":
+        x = side * top.body_half * _u(rng, 0.8, 1.0)
+        return pt(x, lerp(armpit_y, hem_y, _u(rng, 0.45, 0.75)))
+    if style == "pocket":
+        return pt(side * top.hem_half * _u(rng, 0.45, 0.8), hem_y + _u(rng, 0.1, 0.4))
+    return None
+
+
+def _pose_arm(
+    rng: np.random.Generator,
+    top: _Top,
+    style: str,
+    side: int,
+    joint: Points,
+    base_angle: float,
+    lengths: tuple[float, float],
+) -> _ArmPose:
+    """Samples one arm's pose; hand-placed styles solve for the elbow that reaches the hand.
+
+    Args:
+        rng: random generator.
+        top: the top being built.
+        style: one of `ARM_STYLES`.
+        side: -1 left, +1 right.
+        joint: float64 [2], (roughly) the shoulder joint.
+        base_angle: the garment's sleeve angle for hanging arms; each side varies it.
+        lengths: (upper arm, forearm) lengths, garment units.
+    """
+    target = _wrist_target(rng, top, style, side)
+    if target is not None:
+        elbow = two_link_elbow(joint, target, lengths[0], lengths[1], side)
+        upper = elbow - joint
+        angle = math.atan2(side * upper[0], upper[1])
+        bend = side * signed_angle(upper, target - elbow)
+        # Elbows out, but not flapping: a close target would swing the elbow up sideways.
+        low, high = (15, 50) if style == "hip" else (3, 30)
+        angle = min(max(angle, math.radians(low)), math.radians(high))
+        return _ArmPose(angle, min(max(bend, 0.0), math.radians(150)), style)
+    if style == "front":
+        # Upper arm hanging, forearm across the waist or chest.
+        return _ArmPose(math.radians(_u(rng, 3, 16)), math.radians(_u(rng, 65, 120)), style)
+    if style == "close":
+        return _ArmPose(math.radians(_u(rng, 1.5, 5)), math.radians(_u(rng, -3, 6)), style)
+    # The two sides never match exactly, least of all in a flat lay.
+    angle = max(math.radians(3), base_angle + math.radians(_u(rng, -7, 7)))
+    bend = 0.0
+    if top.worn:
+        bend = math.radians(_u(rng, -5, 14))  # relaxed arms are never quite straight
+    elif top.pose is Pose.FLAT and rng.random() < 0.12:
+        bend = math.radians(_u(rng, 25, 75))  # a long sleeve folded in over the body
+    return _ArmPose(angle, bend, style)
+
+
+def _forearm_direction(upper: Points, elbow: Points, fore: float, bend: float, side: int) -> Points:
+    """The forearm's unit direction, the bend eased off until the hand stays on its own side.
+
+    A sleeve end past the body's centre line would swap the image order of the two sleeve
+    landmarks, which the usable rows of a front view never have.
+    """
+    while True:
+        f = rotate(upper, side * bend)
+        if bend <= 0 or side * float((elbow + f * fore)[0]) >= 0.25:
+            return f
+        bend = max(0.0, bend - math.radians(10))
+
+
+def _bare_arm(joint: Points, pose: _ArmPose, side: int, cuff_half: float) -> Arm:
+    """The arm of a wearer whose sleeve (if any) ends above the elbow."""
+    d = direction(pose.angle, side)
+    elbow = joint + d * _UPPER_ARM
+    f = _forearm_direction(d, elbow, _FOREARM, pose.bend, side)
+    return Arm(joint, elbow, elbow + f * _FOREARM, side, cuff_half, pose.style)
+
+
+def _add_cuff(
+    top: _Top,
+    cuff: Points,
+    d: Points,
+    side: int,
+    cuff_half: float,
+    look: tuple[bool, float, float],
+    pattern: tuple[float, Points],
+) -> None:
+    """A cuff band (`look` = (cuffed, band length, tone)) or hem stitching at a sleeve end
+    running along unit vector `d`; the band's fabric pattern follows `pattern` (angle, pivot)."""
+    cuffed, cuff_len, cuff_tone = look
+    n = normal_towards_body(d, side)
+    if cuffed:
+        base = cuff - d * cuff_len
+        band = np.stack(
+            [
+                base - n * cuff_half * 1.04,
+                cuff - n * cuff_half,
+                cuff + n * cuff_half,
+                base + n * cuff_half * 1.04,
+            ]
+        )
+        tilt, pivot = pattern
+        top.parts.append(Part(band, SLEEVE, fabric="trim", tone=cuff_tone, angle=tilt, pivot=pivot))
+    else:
+        stitch = np.stack([cuff - d * 0.08 - n * cuff_half, cuff - d * 0.08 + n * cuff_half])
+        top.strokes.append(Stroke(stitch, 0.012, 0.8, SLEEVE, dashed=True))
+
+
+def _add_forearm(
+    top: _Top,
+    elbow: Points,
+    f: Points,
+    fore: float,
+    halves: tuple[float, float],
+    side: int,
+    part: Part,
+) -> Points:
+    """The lower half of a sleeve bent at the elbow: a round elbow and a tube to the cuff.
+
+    Args:
+        top: the top being built.
+        elbow: float64 [2], where the upper sleeve ends.
+        f: unit forearm direction.
+        fore: forearm length.
+        halves: (elbow, cuff) half-widths.
+        side: -1 left, +1 right.
+        part: the upper sleeve (its fabric tone, pattern angle and pivot are reused).
+
+    Returns:
+        float64 [2], the cuff centre (the sleeve landmark).
+    """
+    eh, ch = halves
+    n = normal_towards_body(f, side)
+    cuff = elbow + f * fore
+    # The elbow disc continues the upper sleeve's fabric; the forearm's pattern turns with it.
+    top.parts.append(dataclasses.replace(part, poly=arc(elbow, eh, eh, 0.0, 2 * math.pi, 16)))
+    tube = np.stack([elbow - n * eh, cuff - n * ch, cuff + n * ch, elbow + n * eh])
+    tilt = math.atan2(-f[0], f[1])  # the pattern follows the forearm as `part` the upper arm
+    top.parts.append(dataclasses.replace(part, poly=tube, angle=tilt, pivot=elbow.copy()))
+    # The crease on the inside of the bend.
+    crease = np.stack([elbow + n * eh * 1.05, elbow + n * eh * 0.2 + f * eh * 0.4])
+    top.strokes.append(Stroke(crease, 0.03, 0.72, SLEEVE))
+    return cuff
+
+
 def _add_sleeves(rng: np.random.Generator, top: _Top) -> tuple[list[Arm], list[Points], float]:
     """Sleeves (or armhole facings on a tank) and where a wearer's arms run.
 
@@ -612,13 +833,22 @@ def _add_sleeves(rng: np.random.Generator, top: _Top) -> tuple[list[Arm], list[P
         (arms, [left, right] sleeve landmarks, sleeve length; 0 for sleeveless).
     """
     arms: list[Arm] = []
+    styles = _arm_styles(rng, top.pose)
     if top.kind is Kind.TANK:
-        for side in (-1, 1):
+        base_angle = _sleeve_angle(rng, top.pose)
+        for side, style in zip((-1, 1), styles, strict=True):
             # The wearer's shoulder joint, well outside the strap.
             joint = pt(side * _u(rng, 0.92, 1.05), top.drop + _u(rng, 0.15, 0.3))
-            arms.append(Arm(joint, direction(_sleeve_angle(rng, top.pose), side), side, 0.3))
+            pose = _pose_arm(rng, top, style, side, joint, base_angle, (_UPPER_ARM, _FOREARM))
+            arms.append(_bare_arm(joint, pose, side, 0.3))
             facing = top.armhole_curve * pt(side, 1.0)
             top.strokes.append(Stroke(facing, _u(rng, 0.02, 0.05), 0.85, BODY))
+        # Sleeveless (DeepFashion): the "sleeve" landmark is the armhole's outer end, the
+        # bottom corner where the armhole edge meets the side seam (under the arm, where a
+        # sleeve's underarm seam would end). It is the armhole point farthest from the
+        # body's centre line, and a corner of the outline, so it can be found from the shape
+        # alone; the strap end is a collar-like point and the middle of the armhole curve
+        # has no feature at all.
         return arms, [top.armpit * pt(-1.0, 1.0), top.armpit.copy()], 0.0
 
     long_sleeves = top.kind in (Kind.LONG_SLEEVE, Kind.JACKET, Kind.SWEATER) or (
@@ -626,41 +856,48 @@ def _add_sleeves(rng: np.random.Generator, top: _Top) -> tuple[list[Arm], list[P
     )
     if long_sleeves:
         length, cuff_half = _u(rng, 2.1, 2.8), _u(rng, 0.16, 0.27)
+        upper = length * _u(rng, 0.47, 0.54)
+        lengths = (upper, length - upper)
     else:
         length, cuff_half = _u(rng, 0.5, 1.15), _u(rng, 0.27, 0.42)
+        lengths = (_UPPER_ARM, _FOREARM)
     hang_half = _u(rng, 0.3, 0.4)
     base_angle = _sleeve_angle(rng, top.pose)
     cuffed = (long_sleeves and top.kind is not Kind.JACKET) or rng.random() < 0.3
-    cuff_len = _u(rng, 0.12, 0.3)
-    cuff_tone = _u(rng, 0.85, 0.98)
+    look = (cuffed, _u(rng, 0.12, 0.3), _u(rng, 0.85, 0.98))
     points: list[Points] = []
-    for side in (-1, 1):
-        # The two sides never match exactly, least of all in a flat lay.
-        angle = max(math.radians(3), base_angle + math.radians(_u(rng, -7, 7)))
+    for side, style in zip((-1, 1), styles, strict=True):
         s, a = top.shoulder * pt(side, 1.0), top.armpit * pt(side, 1.0)
-        outline, cuff, root, d, root_half = _sleeve(s, a, angle, length, hang_half, cuff_half, side)
-        tilt = -side * angle  # the pattern follows the sleeve axis
-        top.parts.append(Part(outline, SLEEVE, tone=_u(rng, 0.94, 1.03), angle=tilt, pivot=root))
-        n = normal_towards_body(d, side)
-        if cuffed:
-            base = cuff - d * cuff_len
-            band = np.stack(
-                [
-                    base - n * cuff_half * 1.04,
-                    cuff - n * cuff_half,
-                    cuff + n * cuff_half,
-                    base + n * cuff_half * 1.04,
-                ]
-            )
-            top.parts.append(
-                Part(band, SLEEVE, fabric="trim", tone=cuff_tone, angle=tilt, pivot=root)
-            )
+        joint = s + pt(-side * 0.1, 0.15)  # about where the sleeve's axis starts
+        pose = _pose_arm(rng, top, style, side, joint, base_angle, lengths)
+        bent = long_sleeves and abs(pose.bend) > math.radians(2)
+        tube_len, end_half = length, cuff_half
+        if bent:
+            # Sleeves bunch up a little at the elbow.
+            tube_len = lengths[0]
+            end_half = lerp(hang_half, cuff_half, lengths[0] / length) * _u(rng, 1.0, 1.12)
+        outline, cuff, root, d, root_half = _sleeve(
+            s, a, pose.angle, tube_len, hang_half, end_half, side
+        )
+        tilt = -side * pose.angle  # the pattern follows the sleeve axis
+        sleeve = Part(outline, SLEEVE, tone=_u(rng, 0.94, 1.03), angle=tilt, pivot=root)
+        top.parts.append(sleeve)
+        f = d
+        if bent:
+            elbow = cuff
+            f = _forearm_direction(d, elbow, lengths[1], pose.bend, side)
+            cuff = _add_forearm(top, elbow, f, lengths[1], (end_half, cuff_half), side, sleeve)
+            arm = Arm(root, elbow, cuff, side, cuff_half, pose.style)
+        elif long_sleeves:
+            arm = Arm(root, root + d * lengths[0], cuff, side, cuff_half, pose.style)
         else:
-            stitch = np.stack([cuff - d * 0.08 - n * cuff_half, cuff - d * 0.08 + n * cuff_half])
-            top.strokes.append(Stroke(stitch, 0.012, 0.8, SLEEVE, dashed=True))
+            arm = _bare_arm(root, pose, side, cuff_half)
+        last = top.parts[-1]
+        _add_cuff(top, cuff, f, side, cuff_half, look, (last.angle, last.pivot))
         # The armhole seam where the sleeve meets the body.
+        n = normal_towards_body(d, side)
         top.strokes.append(Stroke(np.stack([s, root + n * root_half]), 0.02, 0.8, SLEEVE))
-        arms.append(Arm(root, d, side, cuff_half))
+        arms.append(arm)
         points.append(cuff)
     return arms, points, length
 

@@ -91,6 +91,30 @@ def normal_towards_body(d: Points, side: int) -> Points:
     return pt(-side * d[1], side * d[0])
 
 
+def signed_angle(a: Points, b: Points) -> float:
+    """The angle (radians) that `rotate` turns unit vector `a` by to reach direction `b`."""
+    return math.atan2(a[0] * b[1] - a[1] * b[0], a[0] * b[0] + a[1] * b[1])
+
+
+def two_link_elbow(root: Points, target: Points, upper: float, fore: float, side: int) -> Points:
+    """Elbow of a two-segment limb from `root` reaching for `target` (a simple inverse
+    kinematics solve), bent so the elbow points away from the body (`side`: +1 right).
+
+    A target out of reach straightens the limb towards it; one too close folds it fully.
+
+    Returns:
+        float64 [2] elbow position, `upper` away from `root`.
+    """
+    to = target - root
+    dist = float(np.hypot(*to))
+    dist = min(max(dist, abs(upper - fore) + 1e-6), upper + fore - 1e-6)
+    cos_root = (upper**2 + dist**2 - fore**2) / (2 * upper * dist)
+    spread = math.acos(max(-1.0, min(1.0, cos_root)))
+    base = to / max(float(np.hypot(*to)), 1e-9)
+    options = [root + rotate(base, sign * spread) * upper for sign in (-1.0, 1.0)]
+    return max(options, key=lambda e: float(e[0]) * side)
+
+
 def chain(*pieces: Points) -> Points:
     """Concatenates polyline pieces, dropping a piece's first point where it repeats the last."""
     out: list[Points] = []
