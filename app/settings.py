@@ -42,7 +42,10 @@ class Settings(BaseSettings):
         default=8, ge=1, le=1024, description="Most images in one model call."
     )
     BATCH_WAIT_MS: float = Field(
-        default=5.0, ge=0, description="How long the first image of a batch waits for more to join."
+        default=5.0,
+        ge=0,
+        description="Longest the first image of a batch waits for images still being decoded "
+        "to join it (no wait when none is on its way).",
     )
     QUEUE_LENGTH: int = Field(
         default=64,
