@@ -23,7 +23,13 @@ from app.errors import InputError, InvalidParameterError, QueueFullError
 from app.geometry import model_to_image, resize_for_model
 from app.metrics import ServiceMetrics
 from app.model_runtime import ModelMetadata
-from app.overlay import encode_png, render_overlay
+from app.overlay import (
+    OVERLAY_MEDIA_TYPES,
+    OverlayFormat,
+    OverlayMediaType,
+    encode_overlay,
+    render_overlay,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +65,8 @@ class Analysis:
     width: int
     height: int
     landmarks: tuple[LandmarkResult, ...]
-    overlay_png: bytes | None
+    overlay_image: bytes | None
+    overlay_media_type: OverlayMediaType | None = None
 
 
 @dataclass(frozen=True)
@@ -68,11 +75,13 @@ class AnalysisOptions:
 
     Attributes:
         top_k: candidates per landmark, 0..metadata.top_k (0: none).
-        overlay: whether to render the overlay PNG.
+        overlay: whether to render the overlay.
+        overlay_format: its encoding, `png` or `jpeg`.
     """
 
     top_k: int = 0
     overlay: bool = True
+    overlay_format: OverlayFormat = "png"
 
 
 @dataclass(frozen=True)
@@ -284,18 +293,23 @@ class LandmarkPipeline:
                     candidates=candidates,
                 )
             )
-        overlay_png = None
-        if options.overlay and item.pixels is not None:
-            rendered = render_overlay(
-                item.pixels,
-                outputs["class_map"],
-                points,
-                detected,
-                self.metadata.palette,
-                [spec.name for spec in self.metadata.landmarks],
-            )
-            overlay_png = encode_png(rendered)
-        return Analysis(width, height, tuple(landmarks), overlay_png)
+        if not options.overlay or item.pixels is None:
+            return Analysis(width, height, tuple(landmarks), None)
+        rendered = render_overlay(
+            item.pixels,
+            outputs["class_map"],
+            points,
+            detected,
+            self.metadata.palette,
+            [spec.name for spec in self.metadata.landmarks],
+        )
+        return Analysis(
+            width,
+            height,
+            tuple(landmarks),
+            encode_overlay(rendered, options.overlay_format),
+            OVERLAY_MEDIA_TYPES[options.overlay_format],
+        )
 
 
 def _raise_with_label(result: _Prepared | BaseException, label: str | None) -> _Prepared:

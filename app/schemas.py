@@ -7,6 +7,7 @@ import base64
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from app.model_runtime import ModelMetadata
+from app.overlay import OverlayMediaType
 from app.pipeline import Analysis
 
 COORDINATE_CONVENTION = (
@@ -92,6 +93,7 @@ class LandmarkResponse(BaseModel):
                     "image": {"width": 1200, "height": 1600},
                     "landmarks": [_LANDMARK_EXAMPLE],
                     "overlay": "iVBORw0KGgoAAAANSUhEUgAA...",
+                    "overlay_media_type": "image/png",
                 }
             ]
         }
@@ -104,9 +106,15 @@ class LandmarkResponse(BaseModel):
     )
     overlay: str | None = Field(
         default=None,
-        description="Base64-encoded PNG at the upload's size: landmark-class pixels tinted "
-        "with their class colour (40 % photo, 60 % colour), plus a labelled dot per landmark "
-        "(filled when detected, a ring when not). Null when `overlay=false`.",
+        description="Base64-encoded image at the upload's size (PNG, or JPEG with "
+        "`overlay_format=jpeg`): landmark-class pixels tinted with their class colour (40 % "
+        "photo, 60 % colour), plus a labelled dot per landmark (filled when detected, a ring "
+        "when not). Null when `overlay=false`.",
+    )
+    overlay_media_type: OverlayMediaType | None = Field(
+        default=None,
+        description="What `overlay` holds: `image/png` or `image/jpeg`; null without overlay.",
+        examples=["image/png"],
     )
 
     @classmethod
@@ -133,8 +141,9 @@ class LandmarkResponse(BaseModel):
                 for landmark in analysis.landmarks
             ],
             overlay=None
-            if analysis.overlay_png is None
-            else base64.b64encode(analysis.overlay_png).decode("ascii"),
+            if analysis.overlay_image is None
+            else base64.b64encode(analysis.overlay_image).decode("ascii"),
+            overlay_media_type=analysis.overlay_media_type,
         )
 
 

@@ -45,7 +45,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import numpy as np
@@ -58,7 +58,7 @@ from app.batcher import MicroBatcher  # noqa: E402
 from app.decoding import decode_image  # noqa: E402
 from app.geometry import resize_for_model  # noqa: E402
 from app.model_runtime import ModelMetadata, read_metadata, resolve_version_dir  # noqa: E402
-from app.overlay import encode_png, render_overlay  # noqa: E402
+from app.overlay import encode_jpeg, encode_png, render_overlay  # noqa: E402
 from app.pipeline import Analysis, AnalysisOptions, LandmarkPipeline  # noqa: E402
 from app.schemas import LandmarkResponse  # noqa: E402
 from benchmarks.load_test import encode_image, synthetic_photo  # noqa: E402
@@ -173,8 +173,10 @@ class ComponentCosts:
     postprocess_json: dict[str, float] = field(default_factory=dict)
     render: dict[str, float] = field(default_factory=dict)
     png: dict[str, float] = field(default_factory=dict)
+    jpeg: dict[str, float] = field(default_factory=dict)
     overlay_json: dict[str, float] = field(default_factory=dict)
     overlay_bytes: dict[str, int] = field(default_factory=dict)
+    jpeg_overlay_bytes: dict[str, int] = field(default_factory=dict)
 
 
 def measure_components(metadata: ModelMetadata, repeats: int) -> ComponentCosts:
@@ -238,10 +240,13 @@ def measure_size(
         )
 
     rendered = render()
-    with_overlay = dataclasses.replace(analysis, overlay_png=encode_png(rendered))
+    with_overlay = dataclasses.replace(analysis, overlay_image=encode_png(rendered))
     costs.render[label] = median_ms(render, repeats)
     costs.png[label] = median_ms(lambda: encode_png(rendered), repeats)
+    costs.jpeg[label] = median_ms(lambda: encode_jpeg(rendered), repeats)
     costs.overlay_bytes[label] = len(json_body(with_overlay))
+    with_jpeg = dataclasses.replace(analysis, overlay_image=encode_jpeg(rendered))
+    costs.jpeg_overlay_bytes[label] = len(json_body(with_jpeg))
     # The overlay's share of the JSON step: base64 of the PNG and its copy into the body.
     costs.overlay_json[label] = median_ms(lambda: json_body(with_overlay), repeats) - median_ms(
         lambda: json_body(analysis), repeats
@@ -381,6 +386,9 @@ class ServiceBlock:
 
 
 MULTIPART_BOUNDARY = "bench-boundary-7d1c2a9e"
+# How a block asks for the overlay: not at all, as PNG, or as JPEG (`overlay_format`).
+OverlayMode = Literal["false", "png", "jpeg"]
+OVERLAY_MODES: tuple[OverlayMode, ...] = ("false", "png", "jpeg")
 
 
 def multipart_body(data: bytes) -> bytes:
@@ -394,12 +402,16 @@ def multipart_body(data: bytes) -> bytes:
 
 
 async def _post_all(
-    base_url: str, image_set: ImageSet, overlay: bool, requests: int, concurrency: int
+    base_url: str, image_set: ImageSet, overlay: OverlayMode, requests: int, concurrency: int
 ) -> tuple[float, list[float]]:
     counter = iter(range(requests))
     latencies: list[float] = []
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    params = {"overlay": "true" if overlay else "false"}
+    params = (
+        {"overlay": "false"}
+        if overlay == "false"
+        else {"overlay": "true", "overlay_format": overlay}
+    )
 
     # The multipart bodies are built once: httpx would rebuild the same bytes for every
     # request, CPU that this two-core machine would take from the server and the model.
@@ -416,7 +428,8 @@ async def _post_all(
                 raise RuntimeError(f"{response.status_code}: {response.text[:300]}")
             if index == 0:
                 body = response.json()
-                if (body["overlay"] is not None) != overlay or len(body["landmarks"]) != 6:
+                wanted = overlay != "false"
+                if (body["overlay"] is not None) != wanted or len(body["landmarks"]) != 6:
                     raise RuntimeError(f"unexpected body: {str(body)[:300]}")
 
     started = time.perf_counter()
@@ -426,7 +439,7 @@ async def _post_all(
 
 
 def run_service_block(
-    server: LiveServer, image_set: ImageSet, overlay: bool, requests: int, concurrency: int
+    server: LiveServer, image_set: ImageSet, overlay: OverlayMode, requests: int, concurrency: int
 ) -> ServiceBlock:
     """Warms the connection pool and the code path, then times `requests` requests."""
     asyncio.run(_post_all(server.base_url, image_set, overlay, 2 * concurrency, concurrency))
@@ -531,7 +544,7 @@ def benchmark(model_dir: Path, args: argparse.Namespace, work: Path) -> None:
     version_dir = resolve_version_dir(model_dir)
     metadata = read_metadata(version_dir)
     image_sets = [build_image_set(width, height) for width, height in UPLOAD_SIZES]
-    configs = [(image_set, overlay) for image_set in image_sets for overlay in (False, True)]
+    configs = [(image_set, overlay) for image_set in image_sets for overlay in OVERLAY_MODES]
     print(f"model {version_dir} ({metadata.architecture}), batch size {args.batch_size}")
 
     # === Components, before any other process of ours runs ===
@@ -546,7 +559,7 @@ def benchmark(model_dir: Path, args: argparse.Namespace, work: Path) -> None:
     rows = {
         (image_set.label, overlay): ThroughputRow(image_set.label) for image_set, overlay in configs
     }
-    latencies_c1: dict[tuple[str, bool], list[float]] = {}
+    latencies_c1: dict[tuple[str, OverlayMode], list[float]] = {}
     try:
         previous = bare.ask(op="throughput", images=args.requests)
         for _ in range(args.rounds):
@@ -595,8 +608,8 @@ def print_report(
     args: argparse.Namespace,
     metadata: ModelMetadata,
     image_sets: list[ImageSet],
-    rows: dict[tuple[str, bool], ThroughputRow],
-    latencies_c1: dict[tuple[str, bool], list[float]],
+    rows: dict[tuple[str, OverlayMode], ThroughputRow],
+    latencies_c1: dict[tuple[str, OverlayMode], list[float]],
     bare_latencies: list[float],
     components: ComponentCosts,
 ) -> None:
@@ -618,7 +631,7 @@ def print_report(
         client_cpu = statistics.mean(row.client_cpu_ms)
         bare_cpu = statistics.mean(row.bare_cpu_ms)
         print(
-            f"| {label} | {str(overlay).lower()} | **{statistics.median(row.ratios):.3f}** | "
+            f"| {label} | {overlay} | **{statistics.median(row.ratios):.3f}** | "
             f"{fmt_list(row.ratios, '{:.2f}')} | {bare_cpu / (server_cpu + client_cpu):.3f} | "
             f"{statistics.mean(row.service_rates):.2f} | {statistics.mean(row.bare_rates):.2f} | "
             f"{statistics.mean(row.mean_batches):.1f} | {statistics.mean(row.model_busy):.0%} | "
@@ -638,7 +651,7 @@ def print_report(
     for (label, overlay), row in rows.items():
         one = latencies_c1[(label, overlay)]
         print(
-            f"| {label} | {str(overlay).lower()} | {percentile_ms(one, 50):.0f} | "
+            f"| {label} | {overlay} | {percentile_ms(one, 50):.0f} | "
             f"{percentile_ms(one, 99):.0f} | {percentile_ms(row.latencies_c8, 50):.0f} | "
             f"{percentile_ms(row.latencies_c8, 99):.0f} |"
         )
@@ -658,10 +671,10 @@ def print_report(
     print()
     print(
         "| upload | JPEG KiB | decode+resize | decode+resize, overlay on (full decode) | "
-        "post-process+JSON | overlay render | PNG encode | overlay in JSON (base64) | "
-        "response KiB with overlay |"
+        "post-process+JSON | overlay render | PNG encode | JPEG encode | PNG overlay in JSON "
+        "(base64) | response KiB, PNG overlay | response KiB, JPEG overlay |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for label, decode in components.decode_resize.items():
         render = components.render.get(label)
         print(
@@ -670,10 +683,11 @@ def print_report(
             f"{components.postprocess_json[label]:.2f} | "
             + (
                 f"{render:.2f} | {components.png[label]:.2f} | "
-                f"{components.overlay_json[label]:.2f} | "
-                f"{components.overlay_bytes[label] / 1024:.0f} |"
+                f"{components.jpeg[label]:.2f} | {components.overlay_json[label]:.2f} | "
+                f"{components.overlay_bytes[label] / 1024:.0f} | "
+                f"{components.jpeg_overlay_bytes[label] / 1024:.0f} |"
                 if render is not None
-                else "- | - | - | - |"
+                else "- | - | - | - | - | - |"
             )
         )
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from app.deps import ApiKeyDep, PipelineDep, SettingsDep
+from app.overlay import OverlayFormat
 from app.pipeline import AnalysisOptions, LandmarkPipeline
 from app.routes.openapi import error_responses, upload_body
 from app.schemas import BatchResponse, LandmarkResponse
@@ -29,16 +30,27 @@ TopKQuery = Annotated[
 OverlayQuery = Annotated[
     bool | None,
     Query(
-        description="Include the base64 PNG overlay; defaults to LANDMARKS_OVERLAY_DEFAULT.",
+        description="Include the base64 overlay image; defaults to LANDMARKS_OVERLAY_DEFAULT.",
+    ),
+]
+OverlayFormatQuery = Annotated[
+    OverlayFormat,
+    Query(
+        description="The overlay's encoding: `png` (lossless) or `jpeg` (quality 90; about "
+        "8x smaller and 5x cheaper to encode for a photo).",
     ),
 ]
 
 _UPLOAD_ERRORS = error_responses(400, 401, 408, 413, 415, 422, 500, 503)
 
 
-def _options(settings: Settings, top_k: int, overlay: bool | None) -> AnalysisOptions:
+def _options(
+    settings: Settings, top_k: int, overlay: bool | None, overlay_format: OverlayFormat
+) -> AnalysisOptions:
     return AnalysisOptions(
-        top_k=top_k, overlay=settings.OVERLAY_DEFAULT if overlay is None else overlay
+        top_k=top_k,
+        overlay=settings.OVERLAY_DEFAULT if overlay is None else overlay,
+        overlay_format=overlay_format,
     )
 
 
@@ -79,8 +91,9 @@ async def detect_landmarks(
     pipeline: PipelineDep,
     top_k: TopKQuery = 0,
     overlay: OverlayQuery = None,
+    overlay_format: OverlayFormatQuery = "png",
 ) -> Response:
-    options = _options(settings, top_k, overlay)
+    options = _options(settings, top_k, overlay, overlay_format)
     pipeline.check_options(options)
     data = await read_single_image(request, settings.MAX_UPLOAD_BYTES, settings.UPLOAD_TIMEOUT_S)
     analysis = await pipeline.analyse(data, options)
@@ -94,21 +107,29 @@ async def detect_landmarks(
 @router.post(
     "/overlay",
     response_class=Response,
-    summary="The overlay image itself, as PNG",
-    description="Same input as POST /landmarks; answers with the overlay as `image/png` at the "
-    "upload's size, for a browser or `curl -o overlay.png`.",
+    summary="The overlay image itself, as PNG or JPEG",
+    description="Same input as POST /landmarks; answers with the overlay at the upload's size, "
+    "as `image/png` (or `image/jpeg` with `overlay_format=jpeg`), for a browser or "
+    "`curl -o overlay.png`.",
     responses={
-        200: {"content": {"image/png": {}}, "description": "The overlay PNG."},
+        200: {
+            "content": {"image/png": {}, "image/jpeg": {}},
+            "description": "The overlay image.",
+        },
         **_UPLOAD_ERRORS,
     },
     openapi_extra=upload_body("image", repeated=False, raw_allowed=True),
 )
-async def render_overlay_png(
-    request: Request, settings: SettingsDep, pipeline: PipelineDep
+async def render_overlay_image(
+    request: Request,
+    settings: SettingsDep,
+    pipeline: PipelineDep,
+    overlay_format: OverlayFormatQuery = "png",
 ) -> Response:
     data = await read_single_image(request, settings.MAX_UPLOAD_BYTES, settings.UPLOAD_TIMEOUT_S)
-    analysis = await pipeline.analyse(data, AnalysisOptions(top_k=0, overlay=True))
-    return Response(content=analysis.overlay_png, media_type="image/png")
+    options = AnalysisOptions(top_k=0, overlay=True, overlay_format=overlay_format)
+    analysis = await pipeline.analyse(data, options)
+    return Response(content=analysis.overlay_image, media_type=analysis.overlay_media_type)
 
 
 @router.post(
@@ -129,8 +150,9 @@ async def detect_landmarks_batch(
     pipeline: PipelineDep,
     top_k: TopKQuery = 0,
     overlay: OverlayQuery = None,
+    overlay_format: OverlayFormatQuery = "png",
 ) -> Response:
-    options = _options(settings, top_k, overlay)
+    options = _options(settings, top_k, overlay, overlay_format)
     pipeline.check_options(options)
     uploads = await read_batch_images(
         request,

@@ -70,7 +70,7 @@ def test_analyse_maps_model_outputs_to_upload_pixels(tiny_runtime: ModelRuntime)
     expected = (outputs["landmarks"][0] + 0.5) * np.array([500 / 256, 300 / 256]) - 0.5
 
     assert (analysis.width, analysis.height) == (500, 300)
-    assert analysis.overlay_png is None
+    assert analysis.overlay_image is None
     assert [landmark.id for landmark in analysis.landmarks] == [1, 2, 3, 4, 5, 6]
     found = np.array([[landmark.x, landmark.y] for landmark in analysis.landmarks])
     np.testing.assert_allclose(found, expected, atol=0.006)
@@ -102,8 +102,8 @@ def test_analyse_renders_overlay_png_at_upload_size(tiny_runtime: ModelRuntime) 
     analysis = run_with_pipeline(
         tiny_runtime, lambda pipeline: pipeline.analyse(data, AnalysisOptions(overlay=True))
     )
-    assert analysis.overlay_png is not None
-    assert Image.open(io.BytesIO(analysis.overlay_png)).size == (321, 123)
+    assert analysis.overlay_image is not None
+    assert Image.open(io.BytesIO(analysis.overlay_image)).size == (321, 123)
 
 
 def test_analyse_many_returns_results_in_order(tiny_runtime: ModelRuntime) -> None:

@@ -204,6 +204,50 @@ def test_landmarks_overlay_field_is_the_same_png(
     decoded = base64.b64decode(body["overlay"], validate=True)
     assert Image.open(io.BytesIO(decoded)).size == (512, 768)
     assert decoded == image_only
+    assert body["overlay_media_type"] == "image/png"
+
+
+def test_overlay_format_jpeg_gives_a_jpeg_of_the_same_picture(
+    client: httpx.Client, scene: tuple[np.ndarray, np.ndarray]
+) -> None:
+    pixels, expected = scene
+    data = encode(pixels, "PNG")
+    png = client.post("/landmarks/overlay", files={"image": ("scene.png", data)}).content
+    response = client.post(
+        "/landmarks/overlay?overlay_format=jpeg", files={"image": ("scene.png", data)}
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/jpeg"
+    jpeg = Image.open(io.BytesIO(response.content))
+    assert jpeg.format == "JPEG" and jpeg.size == (512, 768)
+    # The same rendering, only lossy: close to the PNG everywhere, the dots in their colours.
+    lossless = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    lossy = np.asarray(jpeg.convert("RGB")).astype(int)
+    assert np.abs(lossy - lossless).mean() < 3
+    for (x, y), colour in zip(expected.round().astype(int), PALETTE[1:], strict=True):
+        assert np.abs(lossy[y, x] - colour).max() < 40
+
+    body = client.post(
+        "/landmarks?overlay_format=jpeg", files={"image": ("scene.png", data)}
+    ).json()
+    assert body["overlay_media_type"] == "image/jpeg"
+    assert base64.b64decode(body["overlay"], validate=True) == response.content
+
+
+def test_overlay_media_type_is_null_without_overlay(client: httpx.Client) -> None:
+    data = encode(random_rgb(20, 30), "PNG")
+    body = client.post("/landmarks?overlay=false", files={"image": ("a.png", data)}).json()
+    assert body["overlay"] is None and body["overlay_media_type"] is None
+
+
+@pytest.mark.parametrize("path", ["/landmarks", "/landmarks/overlay", "/landmarks/batch"])
+def test_unknown_overlay_format_is_422(client: httpx.Client, path: str) -> None:
+    field_name = "images" if path.endswith("batch") else "image"
+    response = client.post(
+        f"{path}?overlay_format=gif", files={field_name: ("a.png", encode(random_rgb(8, 8), "PNG"))}
+    )
+    assert response.status_code == 422
+    assert "overlay_format" in response.text
 
 
 # === Batches ===

@@ -51,7 +51,9 @@ def test_openapi_documents_bodies_errors_and_convention(client: httpx.Client) ->
     assert set(operation["requestBody"]["content"]) == {"multipart/form-data", "image/*"}
     assert {"400", "401", "413", "415", "422", "503"} <= set(operation["responses"])
     assert "examples" in operation["responses"]["413"]["content"]["application/json"]
-    assert {"top_k", "overlay"} == {parameter["name"] for parameter in operation["parameters"]}
+    assert {"top_k", "overlay", "overlay_format"} == {
+        parameter["name"] for parameter in operation["parameters"]
+    }
     assert "image/png" in spec["paths"]["/landmarks/overlay"]["post"]["responses"]["200"]["content"]
     assert "images" in json.dumps(spec["paths"]["/landmarks/batch"]["post"]["requestBody"])
     landmark_schema = spec["components"]["schemas"]["LandmarkPoint"]
