@@ -37,7 +37,7 @@ OverlayFormatQuery = Annotated[
     OverlayFormat,
     Query(
         description="The overlay's encoding: `png` (lossless) or `jpeg` (quality 90; about "
-        "8x smaller and 5x cheaper to encode for a photo).",
+        "6x smaller and 10x cheaper to encode for a photo).",
     ),
 ]
 
