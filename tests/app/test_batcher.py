@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 
 import numpy as np
 import pytest
@@ -68,6 +69,17 @@ def make_batcher(model: FakeModel, **overrides: float) -> MicroBatcher:
     )
 
 
+@contextlib.asynccontextmanager
+async def running(model: FakeModel, **overrides: float) -> AsyncIterator[MicroBatcher]:
+    """A started batcher around `model` (see `make_batcher`), stopped on the way out."""
+    batcher = make_batcher(model, **overrides)
+    await batcher.start()
+    try:
+        yield batcher
+    finally:
+        await batcher.stop()
+
+
 def test_submit_concurrent_images_share_model_calls_and_get_their_own_results() -> None:
     model = FakeModel()
     observer = Observer()
@@ -102,14 +114,10 @@ def test_submit_lone_image_with_nothing_announced_does_not_wait() -> None:
     model = FakeModel()
 
     async def scenario() -> float:
-        batcher = make_batcher(model, max_wait_s=0.5)
-        await batcher.start()
-        try:
+        async with running(model, max_wait_s=0.5) as batcher:
             started = time.perf_counter()
             await batcher.submit(image(1))
             return time.perf_counter() - started
-        finally:
-            await batcher.stop()
 
     elapsed = asyncio.run(scenario())
     assert model.batch_sizes == [1]
@@ -121,9 +129,7 @@ def test_announced_image_joins_the_forming_batch() -> None:
     model = FakeModel()
 
     async def scenario() -> None:
-        batcher = make_batcher(model, max_wait_s=0.5)
-        await batcher.start()
-        try:
+        async with running(model, max_wait_s=0.5) as batcher:
 
             async def late_arrival() -> None:
                 with batcher.expecting(1):
@@ -134,8 +140,6 @@ def test_announced_image_joins_the_forming_batch() -> None:
             late = asyncio.create_task(late_arrival())
             await asyncio.sleep(0)  # the late image is announced before the first one queues
             await asyncio.gather(batcher.submit(image(1)), late)
-        finally:
-            await batcher.stop()
 
     asyncio.run(scenario())
     assert model.batch_sizes == [2]
@@ -145,15 +149,11 @@ def test_announced_image_that_never_comes_delays_the_batch_at_most_max_wait() ->
     model = FakeModel()
 
     async def scenario() -> float:
-        batcher = make_batcher(model, max_wait_s=0.1)
-        await batcher.start()
-        try:
+        async with running(model, max_wait_s=0.1) as batcher:
             with batcher.expecting(1):
                 started = time.perf_counter()
                 await batcher.submit(image(1))
                 return time.perf_counter() - started
-        finally:
-            await batcher.stop()
 
     elapsed = asyncio.run(scenario())
     assert model.batch_sizes == [1]
