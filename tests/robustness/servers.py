@@ -9,6 +9,7 @@ nothing behind on disk, and its process id, so a test can read its memory and op
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -129,3 +130,14 @@ def assert_serves_normally(http: httpx.Client) -> None:
     body = response.json()
     assert body["image"] == {"width": KNOWN_IMAGE_SIZE[0], "height": KNOWN_IMAGE_SIZE[1]}
     assert [landmark["id"] for landmark in body["landmarks"]] == list(range(1, NUM_LANDMARKS + 1))
+
+
+def read_head(connection: socket.socket) -> bytes:
+    """Reads until a response head is complete (or the peer closes); may include body bytes."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        received += chunk
+    return received

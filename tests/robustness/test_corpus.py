@@ -21,6 +21,7 @@ from tests.robustness.servers import (
     NUM_LANDMARKS,
     ProcessServer,
     assert_serves_normally,
+    read_head,
     running_server,
 )
 
@@ -50,13 +51,7 @@ def send_over_socket(server: ProcessServer, data: bytes) -> tuple[int, dict[str,
     assert address.hostname is not None and address.port is not None
     with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
         connection.sendall(data)
-        received = b""
-        while b"\r\n\r\n" not in received:
-            chunk = connection.recv(65536)
-            if not chunk:
-                break
-            received += chunk
-        head, _, body = received.partition(b"\r\n\r\n")
+        head, _, body = read_head(connection).partition(b"\r\n\r\n")
         status_line, *header_lines = head.decode("latin-1").split("\r\n")
         headers = {}
         for line in header_lines:

@@ -23,7 +23,7 @@ from app.errors import AuthenticationError
 from app.settings import Settings
 from tests.app.images import encode, random_rgb
 from tests.app.live_server import API_KEY, REPO_ROOT
-from tests.robustness.servers import NUM_LANDMARKS, ProcessServer
+from tests.robustness.servers import NUM_LANDMARKS, ProcessServer, read_head
 
 PNG = encode(random_rgb(30, 40), "PNG")
 LANDMARK_ROUTES = ["/landmarks", "/landmarks/overlay", "/landmarks/batch"]
@@ -137,13 +137,7 @@ def raw_exchange(server: ProcessServer, data: bytes) -> bytes:
     assert address.hostname is not None and address.port is not None
     with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
         connection.sendall(data)
-        received = b""
-        while b"\r\n\r\n" not in received:
-            chunk = connection.recv(65536)
-            if not chunk:
-                break
-            received += chunk
-    return received
+        return read_head(connection)
 
 
 # === Nothing from a request reaches the file system ===
