@@ -6,8 +6,10 @@ Three processes take part, so that none measures itself while another of its own
 
 - this one, the client: builds the uploads, times the service's own CPU steps directly
   (decode+resize, post-processing and JSON, overlay rendering and PNG encoding, from
-  app/pipeline.py, app/overlay.py and app/schemas.py), then drives the server with an
-  `httpx.AsyncClient`; it never imports TensorFlow;
+  app/pipeline.py, app/overlay.py and app/schemas.py), then drives the server over HTTP with
+  `--client`: `raw` (default) writes prebuilt HTTP/1.1 requests to keep-alive sockets and reads
+  the Content-Length answers, `httpx` uses an `httpx.AsyncClient` as a Python caller would;
+  it never imports TensorFlow;
 - the server: `uvicorn app.main:app` on loopback (tests/app/live_server.py) with the service's
   default settings, LANDMARKS_MAX_BATCH_SIZE from `--batch-size`;
 - the bare model: this script started again with `--bare-worker`, which loads the SavedModel
@@ -401,54 +403,135 @@ def multipart_body(data: bytes) -> bytes:
     return head + data + f"\r\n--{MULTIPART_BOUNDARY}--\r\n".encode("ascii")
 
 
-async def _post_all(
-    base_url: str, image_set: ImageSet, overlay: OverlayMode, requests: int, concurrency: int
-) -> tuple[float, list[float]]:
+Client = Literal["raw", "httpx"]
+CLIENTS: tuple[Client, ...] = ("raw", "httpx")
+
+
+def overlay_query(overlay: OverlayMode) -> str:
+    return "overlay=false" if overlay == "false" else f"overlay=true&overlay_format={overlay}"
+
+
+def check_first_body(body: dict[str, Any], overlay: OverlayMode) -> None:
+    """The first answer of each block is read in full: the right shape, overlay as asked."""
+    wanted = overlay != "false"
+    if (body["overlay"] is not None) != wanted or len(body["landmarks"]) != 6:
+        raise RuntimeError(f"unexpected body: {str(body)[:300]}")
+
+
+async def _post_all_httpx(
+    base_url: str, bodies: list[bytes], overlay: OverlayMode, requests: int, concurrency: int
+) -> list[float]:
     counter = iter(range(requests))
     latencies: list[float] = []
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    params = (
-        {"overlay": "false"}
-        if overlay == "false"
-        else {"overlay": "true", "overlay_format": overlay}
-    )
-
-    # The multipart bodies are built once: httpx would rebuild the same bytes for every
-    # request, CPU that this two-core machine would take from the server and the model.
-    bodies = [multipart_body(data) for data in image_set.uploads]
     headers = {"content-type": f"multipart/form-data; boundary={MULTIPART_BOUNDARY}"}
+    url = f"/landmarks?{overlay_query(overlay)}"
 
     async def worker(http: httpx.AsyncClient) -> None:
         for index in counter:
             body = bodies[index % len(bodies)]
             started = time.perf_counter()
-            response = await http.post("/landmarks", params=params, content=body, headers=headers)
+            response = await http.post(url, content=body, headers=headers)
             latencies.append(time.perf_counter() - started)
             if response.status_code != 200:
                 raise RuntimeError(f"{response.status_code}: {response.text[:300]}")
             if index == 0:
-                body = response.json()
-                wanted = overlay != "false"
-                if (body["overlay"] is not None) != wanted or len(body["landmarks"]) != 6:
-                    raise RuntimeError(f"unexpected body: {str(body)[:300]}")
+                check_first_body(response.json(), overlay)
 
-    started = time.perf_counter()
     async with httpx.AsyncClient(base_url=base_url, timeout=300.0, limits=limits) as http:
         await asyncio.gather(*(worker(http) for _ in range(concurrency)))
+    return latencies
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """One HTTP/1.1 response with a Content-Length body (what uvicorn sends for JSON)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    length = next(
+        int(line.split(":", 1)[1])
+        for line in lines[1:]
+        if line.lower().startswith("content-length:")
+    )
+    return status, await reader.readexactly(length)
+
+
+async def _post_all_raw(
+    base_url: str, bodies: list[bytes], overlay: OverlayMode, requests: int, concurrency: int
+) -> list[float]:
+    """Keep-alive connections sending prebuilt request bytes: a client that costs the shared
+    cores far less than httpx, the way a load generator on another machine would cost nothing."""
+    counter = iter(range(requests))
+    latencies: list[float] = []
+    url = httpx.URL(base_url)
+    host, port = url.host, url.port or 80
+    messages = [
+        (
+            f"POST /landmarks?{overlay_query(overlay)} HTTP/1.1\r\n"
+            f"host: {host}:{port}\r\n"
+            f"content-type: multipart/form-data; boundary={MULTIPART_BOUNDARY}\r\n"
+            f"content-length: {len(body)}\r\n\r\n"
+        ).encode("ascii")
+        + body
+        for body in bodies
+    ]
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            for index in counter:
+                started = time.perf_counter()
+                writer.write(messages[index % len(messages)])
+                status, payload = await _read_response(reader)
+                latencies.append(time.perf_counter() - started)
+                if status != 200:
+                    raise RuntimeError(f"{status}: {payload[:300]!r}")
+                if index == 0:
+                    check_first_body(json.loads(payload), overlay)
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies
+
+
+async def _post_all(
+    base_url: str,
+    image_set: ImageSet,
+    overlay: OverlayMode,
+    requests: int,
+    concurrency: int,
+    client: Client,
+) -> tuple[float, list[float]]:
+    """Sends `requests` uploads over `concurrency` connections; (seconds, latencies)."""
+    # The multipart bodies are built once: rebuilding the same bytes for every request would
+    # take CPU from the server and the model on this two-core machine.
+    bodies = [multipart_body(data) for data in image_set.uploads]
+    post = _post_all_raw if client == "raw" else _post_all_httpx
+    started = time.perf_counter()
+    latencies = await post(base_url, bodies, overlay, requests, concurrency)
     return time.perf_counter() - started, latencies
 
 
 def run_service_block(
-    server: LiveServer, image_set: ImageSet, overlay: OverlayMode, requests: int, concurrency: int
+    server: LiveServer,
+    image_set: ImageSet,
+    overlay: OverlayMode,
+    requests: int,
+    concurrency: int,
+    client: Client,
 ) -> ServiceBlock:
     """Warms the connection pool and the code path, then times `requests` requests."""
-    asyncio.run(_post_all(server.base_url, image_set, overlay, 2 * concurrency, concurrency))
+    asyncio.run(
+        _post_all(server.base_url, image_set, overlay, 2 * concurrency, concurrency, client)
+    )
     with server.client() as http:
         before = metric_samples(http)
     pid = server.process.pid
     server_cpu, client_cpu = process_cpu_seconds(pid), time.process_time()
     seconds, latencies = asyncio.run(
-        _post_all(server.base_url, image_set, overlay, requests, concurrency)
+        _post_all(server.base_url, image_set, overlay, requests, concurrency, client)
     )
     server_cpu = process_cpu_seconds(pid) - server_cpu
     client_cpu = time.process_time() - client_cpu
@@ -495,6 +578,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-requests", type=int, default=40, help="per c=1 block")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=30, help="per component timing")
+    parser.add_argument(
+        "--client",
+        choices=CLIENTS,
+        default="raw",
+        help="raw: prebuilt requests on keep-alive sockets (light); httpx: httpx.AsyncClient",
+    )
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
     parser.add_argument("--bare-worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -565,7 +654,7 @@ def benchmark(model_dir: Path, args: argparse.Namespace, work: Path) -> None:
         for _ in range(args.rounds):
             for image_set, overlay in configs:
                 block = run_service_block(
-                    server, image_set, overlay, args.requests, args.concurrency
+                    server, image_set, overlay, args.requests, args.concurrency, args.client
                 )
                 following = bare.ask(op="throughput", images=args.requests)
                 bare_rate = statistics.mean(
@@ -593,7 +682,9 @@ def benchmark(model_dir: Path, args: argparse.Namespace, work: Path) -> None:
                 previous = following
         for image_set, overlay in configs:
             _, latencies = asyncio.run(
-                _post_all(server.base_url, image_set, overlay, args.latency_requests, 1)
+                _post_all(
+                    server.base_url, image_set, overlay, args.latency_requests, 1, args.client
+                )
             )
             latencies_c1[(image_set.label, overlay)] = latencies
         bare_latencies = bare.ask(op="latency", calls=args.latency_requests)["latencies"]
@@ -616,7 +707,10 @@ def print_report(
     bare_ms = 1000.0 / statistics.mean(rate for row in rows.values() for rate in row.bare_rates)
     sizes = ", ".join(f"{s.label} JPEG ~{s.mean_bytes / 1024:.0f} KiB" for s in image_sets)
     print()
-    print(f"### Throughput at concurrency {args.concurrency} (batch size {args.batch_size})")
+    print(
+        f"### Throughput at concurrency {args.concurrency} "
+        f"(batch size {args.batch_size}, {args.client} client)"
+    )
     print()
     print(f"Uploads: {sizes}; {args.requests} requests per block, {args.rounds} round(s).")
     print()

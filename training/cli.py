@@ -103,6 +103,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="halve the learning rate after N epochs without improvement (0: never)",
     )
     parser.add_argument(
+        "--lr-schedule",
+        choices=("constant", "cosine"),
+        default="constant",
+        help="cosine: anneal from --learning-rate at --initial-epoch to 1%% of it at --epochs "
+        "(a warm restart when resuming); overrides --reduce-lr-patience",
+    )
+    parser.add_argument(
         "--verbose",
         type=int,
         choices=(0, 1, 2),
@@ -152,6 +159,7 @@ def run_train(args: argparse.Namespace) -> int:
         mixed_precision=args.mixed_precision,
         verbose=args.verbose,
         reduce_lr_patience=args.reduce_lr_patience,
+        lr_schedule=args.lr_schedule,
     )
     result = train(config)
     print(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,9 @@ class TrainConfig:
     top_k: int = 5
     mixed_precision: bool = False
     reduce_lr_patience: int = 0  # 0: constant learning rate
+    # "constant" keeps learning_rate (ReduceLROnPlateau may still halve it); "cosine" anneals
+    # from learning_rate at initial_epoch to near zero at the last epoch, also on a resume.
+    lr_schedule: str = "constant"
     verbose: int = 1
 
     @property
@@ -85,6 +89,19 @@ class TrainResult:
     epochs_run: int
     seconds: float
     validation: dict[str, Any]
+
+
+def cosine_learning_rate(epoch: int, config: TrainConfig) -> float:
+    """Learning rate for `epoch` (0-based) under the cosine schedule.
+
+    Starts at `config.learning_rate` at `config.initial_epoch` and falls along half a cosine to
+    1 % of it in the last epoch. Resuming a run that had decayed is a warm restart: the step size
+    goes back up, then anneals again over the epochs of this run.
+    """
+    span = max(config.epochs - config.initial_epoch - 1, 1)
+    progress = min(max((epoch - config.initial_epoch) / span, 0.0), 1.0)
+    floor = 0.01 * config.learning_rate
+    return floor + (config.learning_rate - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 class TimeLimit(keras.callbacks.Callback):
@@ -132,16 +149,19 @@ def _callbacks(config: TrainConfig, run_dir: Path, has_validation: bool) -> list
     checkpoints.mkdir(parents=True, exist_ok=True)
     monitor = config.monitor if has_validation else config.monitor.removeprefix("val_")
     callbacks: list[Any] = [
-        keras.callbacks.CSVLogger(
-            str(run_dir / "training_log.csv"), append=config.initial_epoch > 0
-        ),
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False),
         keras.callbacks.ModelCheckpoint(
             str(checkpoints / "best.keras"), monitor=monitor, mode="min", save_best_only=True
         ),
         keras.callbacks.ModelCheckpoint(str(checkpoints / "last.keras")),
     ]
-    if config.reduce_lr_patience > 0:
+    if config.lr_schedule == "cosine":
+        callbacks.append(
+            keras.callbacks.LearningRateScheduler(
+                lambda epoch, _rate: cosine_learning_rate(epoch, config)
+            )
+        )
+    elif config.reduce_lr_patience > 0:
         # Halve the step size when the monitored figure stalls: late epochs then refine the
         # peaks instead of hopping around them.
         callbacks.append(
@@ -155,6 +175,12 @@ def _callbacks(config: TrainConfig, run_dir: Path, has_validation: bool) -> list
         )
     if config.time_limit_minutes is not None:
         callbacks.append(TimeLimit(config.time_limit_minutes))
+    # Last, so that the learning rate the schedulers put into the epoch's logs is in the file.
+    callbacks.append(
+        keras.callbacks.CSVLogger(
+            str(run_dir / "training_log.csv"), append=config.initial_epoch > 0
+        )
+    )
     return callbacks
 
 
@@ -289,6 +315,7 @@ def train(config: TrainConfig) -> TrainResult:
         "augment": config.augment,
         "mixed_precision": config.mixed_precision,
         "reduce_lr_patience": config.reduce_lr_patience,
+        "lr_schedule": config.lr_schedule,
         "seed": config.seed,
         "seconds": round(seconds, 1),
     }

@@ -51,10 +51,17 @@ def test_train_export_resume_and_evaluate_on_two_logical_cpus(tmp_path: Path) ->
     assert (run_dir / "curves.png").stat().st_size > 1000
     assert any((run_dir / "tensorboard").rglob("events.out.tfevents.*"))
 
-    # Resume from the last checkpoint for one more epoch, as the seed's 351-400 run did.
-    run_training_cli("train", *common, "--epochs", "3", "--initial-epoch", "2", cwd=tmp_path)
+    # Resume from the last checkpoint for one more epoch, as the seed's 351-400 run did, with
+    # a cosine warm restart: the restored optimizer's rate (at most the default 1e-3) is
+    # replaced by --learning-rate.
+    run_training_cli(
+        "train", *common, "--epochs", "3", "--initial-epoch", "2",
+        "--lr-schedule", "cosine", "--learning-rate", "0.004", cwd=tmp_path,
+    )  # fmt: skip
     log_lines = (run_dir / "training_log.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in log_lines[1:]] == ["0", "1", "2"]
+    rate_column = log_lines[0].split(",").index("learning_rate")
+    assert float(log_lines[3].split(",")[rate_column]) == pytest.approx(0.004)
 
     export_dir = tmp_path / "models" / "tiny" / "1"
     metadata = json.loads((export_dir / "metadata.json").read_text())
@@ -62,6 +69,7 @@ def test_train_export_resume_and_evaluate_on_two_logical_cpus(tmp_path: Path) ->
     assert metadata["training_data"]["num_train"] == 10
     assert metadata["training_data"]["num_validation"] == 2
     assert metadata["training"]["epochs"] == 3
+    assert metadata["training"]["lr_schedule"] == "cosine"
     assert 0.0 <= metadata["evaluation"]["normalized_error"] <= 1.5
 
     report_dir = tmp_path / "report"
