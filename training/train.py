@@ -10,6 +10,7 @@ Run artefacts go to the run directory (default `runs/<name>`): `training_log.csv
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import logging
@@ -104,6 +105,40 @@ def cosine_learning_rate(epoch: int, config: TrainConfig) -> float:
     return floor + (config.learning_rate - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+class TrainingLog(keras.callbacks.Callback):
+    """Writes each epoch's figures to a CSV file with one header for every column seen.
+
+    Keras' CSVLogger fixes the columns at the first epoch it logs and, when appending, writes
+    its rows under whatever header the file already has: a resumed run that logs another set of
+    figures (a learning-rate schedule added, say) then puts values under the wrong headings.
+    This logger rewrites the small file with the union of the columns instead; earlier rows are
+    left blank where they had no value.
+    """
+
+    def __init__(self, path: Path, append: bool) -> None:
+        super().__init__()
+        self.path = path
+        if not append:
+            path.unlink(missing_ok=True)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        rows: list[dict[str, str]] = []
+        if self.path.is_file():
+            with self.path.open(newline="", encoding="utf-8") as handle:
+                rows = [
+                    {key: value for key, value in row.items() if key is not None}
+                    for row in csv.DictReader(handle)
+                ]
+        rows.append({"epoch": str(epoch), **{k: repr(float(v)) for k, v in (logs or {}).items()}})
+        names = sorted({key for row in rows for key in row} - {"epoch"})
+        temporary = self.path.with_suffix(".csv.tmp")
+        with temporary.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, ["epoch", *names], restval="")
+            writer.writeheader()
+            writer.writerows(rows)
+        temporary.replace(self.path)
+
+
 class TimeLimit(keras.callbacks.Callback):
     """Stops training at the end of the first epoch that finishes past a wall-clock budget."""
 
@@ -176,11 +211,7 @@ def _callbacks(config: TrainConfig, run_dir: Path, has_validation: bool) -> list
     if config.time_limit_minutes is not None:
         callbacks.append(TimeLimit(config.time_limit_minutes))
     # Last, so that the learning rate the schedulers put into the epoch's logs is in the file.
-    callbacks.append(
-        keras.callbacks.CSVLogger(
-            str(run_dir / "training_log.csv"), append=config.initial_epoch > 0
-        )
-    )
+    callbacks.append(TrainingLog(run_dir / "training_log.csv", append=config.initial_epoch > 0))
     return callbacks
 
 
