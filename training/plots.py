@@ -12,14 +12,14 @@ import matplotlib.pyplot as plt
 
 
 def read_history(csv_path: Path) -> dict[str, list[float]]:
-    """Reads Keras' CSVLogger file into columns (epoch included)."""
+    """Reads a run's `training_log.csv` into columns (epoch included); blank cells are skipped."""
     with csv_path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     columns: dict[str, list[float]] = {}
     for row in rows:
         for key, value in row.items():
-            # Extra cells past the header (key None) come from a resumed run that logs more
-            # columns than the first; they have no name to plot under.
+            # Extra cells past the header (key None) are in logs that Keras' CSVLogger appended
+            # to from a run logging more columns; they have no name to plot under.
             if key is not None and isinstance(value, str) and value:
                 columns.setdefault(key, []).append(float(value))
     return columns
