@@ -52,6 +52,8 @@ def filter_options(args: argparse.Namespace) -> FilterOptions:
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `python -m training train`."""
+    from training.train import LR_SCHEDULES
+
     parser.add_argument("--data", type=Path, required=True, help="folder in In-shop layout")
     parser.add_argument("--out", type=Path, required=True, help="models/NAME; export -> NAME/V")
     parser.add_argument("--version", type=int, default=1, help="export version (default 1)")
@@ -104,7 +106,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--lr-schedule",
-        choices=("constant", "cosine"),
+        choices=LR_SCHEDULES,
         default="constant",
         help="cosine: anneal from --learning-rate at --initial-epoch to 1%% of it at --epochs "
         "(a warm restart when resuming); overrides --reduce-lr-patience",

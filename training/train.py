@@ -17,7 +17,7 @@ import logging
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import keras
 import numpy as np
@@ -34,6 +34,10 @@ from training.model import build_model
 from training.plots import plot_history
 
 logger = logging.getLogger(__name__)
+
+
+LearningRateSchedule = Literal["constant", "cosine"]
+LR_SCHEDULES: tuple[str, ...] = get_args(LearningRateSchedule)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +72,7 @@ class TrainConfig:
     reduce_lr_patience: int = 0  # 0: constant learning rate
     # "constant" keeps learning_rate (ReduceLROnPlateau may still halve it); "cosine" anneals
     # from learning_rate at initial_epoch to near zero at the last epoch, also on a resume.
-    lr_schedule: str = "constant"
+    lr_schedule: LearningRateSchedule = "constant"
     verbose: int = 1
 
     @property
