@@ -15,6 +15,11 @@ from training.annotations import FilterOptions
 from training.labels import RING_PROFILE, LabelProfile
 from training.model import ARCHITECTURES
 
+FLIP_AVERAGE_HELP = (
+    "export a signature that averages each image's output with its mirror's "
+    "(two network passes per image)"
+)
+
 
 def _int_list(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split(",") if part)
@@ -98,6 +103,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="split the CPU into N logical devices first (for testing distribution)",
     )
     parser.add_argument("--top-k", type=int, default=5, help="candidates per landmark in export")
+    parser.add_argument("--flip-average", action="store_true", help=FLIP_AVERAGE_HELP)
     parser.add_argument(
         "--reduce-lr-patience",
         type=int,
@@ -158,6 +164,7 @@ def run_train(args: argparse.Namespace) -> int:
         time_limit_minutes=args.time_limit_minutes,
         devices=args.devices,
         top_k=args.top_k,
+        flip_average=args.flip_average,
         mixed_precision=args.mixed_precision,
         verbose=args.verbose,
         reduce_lr_patience=args.reduce_lr_patience,
@@ -181,6 +188,7 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="models/NAME")
     parser.add_argument("--version", type=int, default=1)
     parser.add_argument("--top-k", type=int, default=5)
+    parser.add_argument("--flip-average", action="store_true", help=FLIP_AVERAGE_HELP)
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -196,7 +204,9 @@ def run_export(args: argparse.Namespace) -> int:
     width = first_conv.filters / 16
     metadata = base_metadata(args.out.name, args.version, architecture, width, args.top_k)
     metadata["training_data"] = {"checkpoint": str(args.checkpoint)}
-    export_dir = export_saved_model(model, args.out / str(args.version), metadata, args.top_k)
+    export_dir = export_saved_model(
+        model, args.out / str(args.version), metadata, args.top_k, args.flip_average
+    )
     print(f"exported {export_dir}")
     return 0
 

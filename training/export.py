@@ -9,6 +9,11 @@ The `serving_default` signature takes `images: uint8 [N, 256, 256, 3]` RGB and r
 `candidate_points: float32 [N, 6, K, 2]` and `candidate_scores: float32 [N, 6, K]`
 (see docs/CONTRACT.md). The pixel cast and normalisation run inside the graph too, so a caller
 only ever sends raw pixels.
+
+An export can average the network's output over each image and its mirror (`flip_average`):
+the mirrored image's maps are flipped back and their left/right landmark channels swapped, so
+both halves vote on every landmark. It costs a second pass of the network per image and is
+recorded in metadata.json; the signature is the same either way.
 """
 
 from __future__ import annotations
@@ -24,24 +29,53 @@ import keras
 import tensorflow as tf
 
 from training.decoding import decode_candidates, decode_landmarks
-from training.landmarks import CLASS_COLORS, IMAGE_SIZE, LANDMARK_NAMES
+from training.landmarks import CLASS_COLORS, FLIP_PERMUTATION, IMAGE_SIZE, LANDMARK_NAMES
 
 METADATA_FILE = "metadata.json"
 DEFAULT_TOP_K = 5
+# Output channel c of a mirrored image holds class MIRRORED_CLASSES[c] of the original image:
+# background stays, each left/right landmark pair swaps.
+MIRRORED_CLASSES = (0, *(landmark + 1 for landmark in FLIP_PERMUTATION))
 
 
-def serving_outputs(model: keras.Model, images: tf.Tensor, top_k: int) -> dict[str, tf.Tensor]:
+def network_probabilities(
+    model: keras.Model, images: tf.Tensor, flip_average: bool = False
+) -> tf.Tensor:
+    """Runs the network, optionally averaged with its output on the mirrored images.
+
+    Args:
+        model: the landmark network.
+        images: uint8 [N, 256, 256, 3] RGB.
+        flip_average: also run the horizontally mirrored images (in the same call, as a batch
+            of 2N), mirror their maps back, swap left/right channels and average.
+
+    Returns:
+        float32 [N, 256, 256, 7] class probabilities.
+    """
+    pixels = tf.cast(images, tf.float32)
+    if not flip_average:
+        return model(pixels, training=False)
+    count = tf.shape(pixels)[0]
+    both = model(tf.concat([pixels, tf.reverse(pixels, axis=[2])], axis=0), training=False)
+    mirrored_back = tf.gather(tf.reverse(both[count:], axis=[2]), MIRRORED_CLASSES, axis=-1)
+    return (both[:count] + mirrored_back) / 2.0
+
+
+def serving_outputs(
+    model: keras.Model, images: tf.Tensor, top_k: int, flip_average: bool = False
+) -> dict[str, tf.Tensor]:
     """Runs the network and decodes its output; the body of the serving signature.
 
     Args:
         model: the landmark network.
         images: uint8 [N, 256, 256, 3] RGB.
         top_k: candidates per landmark.
+        flip_average: average with the mirrored images' output (`network_probabilities`).
 
     Returns:
         The signature's output dict (see module docstring).
     """
-    probabilities = model(tf.cast(images, tf.float32), training=False)
+    probabilities = network_probabilities(model, images, flip_average)
     landmarks, scores = decode_landmarks(probabilities)
     candidate_points, candidate_scores = decode_candidates(probabilities, top_k)
     class_map = tf.cast(tf.argmax(probabilities, axis=-1), tf.uint8)
@@ -94,6 +128,7 @@ def export_saved_model(
     export_dir: Path,
     metadata: dict[str, Any],
     top_k: int = DEFAULT_TOP_K,
+    flip_average: bool = False,
 ) -> Path:
     """Writes the SavedModel and its metadata file.
 
@@ -103,6 +138,8 @@ def export_saved_model(
         metadata: fields for metadata.json (see `base_metadata`); `top_k` is set from the
             argument.
         top_k: candidates per landmark in the signature's candidate outputs.
+        flip_average: average each image's output with its mirror's (two network passes per
+            image); metadata.json records it as `flip_average`.
 
     Returns:
         `export_dir`.
@@ -116,7 +153,7 @@ def export_saved_model(
         input_signature=[tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE, 3], tf.uint8, name="images")]
     )
     def serve(images: tf.Tensor) -> dict[str, tf.Tensor]:
-        return serving_outputs(model, images, top_k)
+        return serving_outputs(model, images, top_k, flip_average)
 
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -127,7 +164,7 @@ def export_saved_model(
     if staging_dir.exists():
         shutil.rmtree(staging_dir)
     archive.write_out(str(staging_dir), verbose=False)
-    write_metadata(staging_dir, {**metadata, "top_k": top_k})
+    write_metadata(staging_dir, {**metadata, "top_k": top_k, "flip_average": flip_average})
     if export_dir.exists():
         shutil.rmtree(export_dir)
     os.replace(staging_dir, export_dir)

@@ -68,6 +68,8 @@ class TrainConfig:
     time_limit_minutes: float | None = None
     devices: tuple[str, ...] | None = None
     top_k: int = 5
+    # Export with the mirror-averaged signature (training/export.py): two passes per image.
+    flip_average: bool = False
     mixed_precision: bool = False
     reduce_lr_patience: int = 0  # 0: constant learning rate
     # "constant" keeps learning_rate (ReduceLROnPlateau may still halve it); "cosine" anneals
@@ -355,14 +357,21 @@ def train(config: TrainConfig) -> TrainResult:
         "seconds": round(seconds, 1),
     }
     export_dir = export_saved_model(
-        best_model, config.out_dir / str(config.version), metadata, config.top_k
+        best_model,
+        config.out_dir / str(config.version),
+        metadata,
+        config.top_k,
+        config.flip_average,
     )
     figures: dict[str, Any] = {}
     if split.validation:
         figures = validation_figures(export_dir, split.validation, config.data_dir)
         metadata["evaluation"] = {"split": "validation", **figures}
         # Rewrite only the metadata: the SavedModel itself is unchanged.
-        write_metadata(export_dir, {**metadata, "top_k": config.top_k})
+        write_metadata(
+            export_dir,
+            {**metadata, "top_k": config.top_k, "flip_average": config.flip_average},
+        )
     (run_dir / "validation.json").write_text(json.dumps(figures, indent=2) + "\n")
     return TrainResult(
         export_dir=export_dir,

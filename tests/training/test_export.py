@@ -10,7 +10,13 @@ import pytest
 import tensorflow as tf
 
 from training.decoding import decode_landmarks
-from training.export import base_metadata, export_saved_model
+from training.export import (
+    MIRRORED_CLASSES,
+    base_metadata,
+    export_saved_model,
+    network_probabilities,
+)
+from training.landmarks import FLIP_PERMUTATION
 from training.model import build_model
 
 
@@ -31,6 +37,7 @@ def test_export_writes_serving_layout_and_metadata(exported: tuple[object, Path]
     assert metadata["top_k"] == 4 and metadata["input_size"] == [256, 256]
     assert [lm["name"] for lm in metadata["landmarks"]][:2] == ["left_collar", "right_collar"]
     assert metadata["landmarks"][0]["color"] == [255, 0, 0]
+    assert metadata["flip_average"] is False
     assert not list(export_dir.parent.glob(".*staging"))
 
 
@@ -59,3 +66,63 @@ def test_export_replaces_an_existing_version(exported: tuple[object, Path]) -> N
     (export_dir / "stale.txt").write_text("old")
     export_saved_model(model, export_dir, base_metadata("tiny", 3, "unet", 0.125), top_k=4)  # type: ignore[arg-type]
     assert not (export_dir / "stale.txt").exists()
+
+
+def _mirror_maps(maps: np.ndarray) -> np.ndarray:
+    """float [N, H, W, 7] maps of mirrored images -> the original images' frame and classes."""
+    return maps[:, :, ::-1][..., list(MIRRORED_CLASSES)]
+
+
+def test_mirrored_classes_swap_each_left_right_pair() -> None:
+    assert MIRRORED_CLASSES == (0, 2, 1, 4, 3, 6, 5)
+
+
+def test_flip_average_is_mirror_symmetric_where_the_network_is_not(
+    exported: tuple[object, Path],
+) -> None:
+    model, _ = exported
+    images = np.random.default_rng(1).integers(0, 256, (2, 256, 256, 3), dtype=np.uint8)
+    mirrored_images = images[:, :, ::-1].copy()
+
+    plain = network_probabilities(model, tf.constant(images)).numpy()  # type: ignore[arg-type]
+    plain_of_mirror = network_probabilities(model, tf.constant(mirrored_images)).numpy()  # type: ignore[arg-type]
+    # An untrained network has no reason to be symmetric: the check below can fail.
+    assert np.abs(_mirror_maps(plain_of_mirror) - plain).max() > 1e-3
+
+    averaged = network_probabilities(model, tf.constant(images), flip_average=True).numpy()  # type: ignore[arg-type]
+    averaged_of_mirror = network_probabilities(
+        model,  # type: ignore[arg-type]
+        tf.constant(mirrored_images),
+        flip_average=True,
+    ).numpy()
+    np.testing.assert_allclose(_mirror_maps(averaged_of_mirror), averaged, atol=1e-6)
+    np.testing.assert_allclose(averaged, (plain + _mirror_maps(plain_of_mirror)) / 2, atol=1e-6)
+    np.testing.assert_allclose(averaged.sum(axis=-1), 1.0, atol=1e-5)
+
+
+def test_flip_averaged_export_decodes_the_averaged_maps(
+    exported: tuple[object, Path], tmp_path: Path
+) -> None:
+    model, _ = exported
+    export_dir = tmp_path / "tiny" / "1"
+    export_saved_model(
+        model,  # type: ignore[arg-type]
+        export_dir,
+        base_metadata("tiny", 1, "unet", 0.125),
+        top_k=2,
+        flip_average=True,
+    )
+    assert json.loads((export_dir / "metadata.json").read_text())["flip_average"] is True
+    signature = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
+    images = np.random.default_rng(2).integers(0, 256, (3, 256, 256, 3), dtype=np.uint8)
+    outputs = signature(images=tf.constant(images))
+
+    averaged = network_probabilities(model, tf.constant(images), flip_average=True)  # type: ignore[arg-type]
+    landmarks, scores = decode_landmarks(averaged)
+    np.testing.assert_allclose(outputs["landmarks"].numpy(), landmarks.numpy(), atol=1e-3)
+    np.testing.assert_allclose(outputs["scores"].numpy(), scores.numpy(), atol=1e-5)
+    # Mirroring the input mirrors every landmark and swaps its left/right id.
+    mirrored = signature(images=tf.constant(images[:, :, ::-1].copy()))["landmarks"].numpy()
+    mirrored_back = mirrored[:, list(FLIP_PERMUTATION)]
+    mirrored_back[..., 0] = 255.0 - mirrored_back[..., 0]
+    np.testing.assert_allclose(mirrored_back, outputs["landmarks"].numpy(), atol=0.05)

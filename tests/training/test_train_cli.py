@@ -56,7 +56,7 @@ def test_train_export_resume_and_evaluate_on_two_logical_cpus(tmp_path: Path) ->
     # replaced by --learning-rate.
     run_training_cli(
         "train", *common, "--epochs", "3", "--initial-epoch", "2",
-        "--lr-schedule", "cosine", "--learning-rate", "0.004", cwd=tmp_path,
+        "--lr-schedule", "cosine", "--learning-rate", "0.004", "--flip-average", cwd=tmp_path,
     )  # fmt: skip
     log_lines = (run_dir / "training_log.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in log_lines[1:]] == ["0", "1", "2"]
@@ -70,7 +70,19 @@ def test_train_export_resume_and_evaluate_on_two_logical_cpus(tmp_path: Path) ->
     assert metadata["training_data"]["num_validation"] == 2
     assert metadata["training"]["epochs"] == 3
     assert metadata["training"]["lr_schedule"] == "cosine"
+    # Kept through the rewrite that adds the validation figures.
+    assert metadata["flip_average"] is True
     assert 0.0 <= metadata["evaluation"]["normalized_error"] <= 1.5
+
+    # The export command on its own: the architecture and width are read off the checkpoint.
+    run_training_cli(
+        "export", "--checkpoint", str(run_dir / "checkpoints" / "best.keras"),
+        "--out", str(tmp_path / "models" / "tiny"), "--version", "2", "--top-k", "3",
+        "--flip-average", cwd=tmp_path,
+    )  # fmt: skip
+    exported = json.loads((tmp_path / "models" / "tiny" / "2" / "metadata.json").read_text())
+    assert exported["architecture"] == "unet" and exported["width_multiplier"] == 0.125
+    assert exported["top_k"] == 3 and exported["flip_average"] is True
 
     report_dir = tmp_path / "report"
     run_training_cli(
