@@ -67,6 +67,8 @@ class ModelMetadata(BaseModel):
     architecture: str = "unknown"
     input_size: tuple[int, int] = (256, 256)
     top_k: int = Field(ge=1)
+    # Whether the signature averages each image with its mirror image (two network passes).
+    flip_average: bool = False
     landmarks: tuple[LandmarkSpec, ...]
     background_color: RGB = (255, 255, 255)
 

@@ -199,6 +199,10 @@ class MetadataResponse(BaseModel):
     architecture: str = Field(description="Network architecture.", examples=["unet"])
     input_size: tuple[int, int] = Field(description="Model input (height, width).")
     top_k: int = Field(description="Largest accepted `top_k` query value.")
+    flip_average: bool = Field(
+        description="Whether the model averages each image with its mirror image "
+        "(two network passes per image; metadata.json `flip_average`)."
+    )
     landmarks: list[LandmarkDescription] = Field(description="The six landmarks in id order.")
     background_color: tuple[int, int, int] = Field(
         description="RGB colour of the background class (never drawn on the overlay)."

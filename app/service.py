@@ -66,10 +66,11 @@ async def start_service(settings: Settings, metrics: ServiceMetrics) -> Service:
     warm_up_seconds = await asyncio.to_thread(runtime.warm_up)
     metadata = runtime.metadata
     logger.info(
-        "model %s version %s (%s) loaded from %s on %s; warm-up took %.2f s",
+        "model %s version %s (%s%s) loaded from %s on %s; warm-up took %.2f s",
         metadata.name,
         metadata.version,
         metadata.architecture,
+        ", mirror-averaged" if metadata.flip_average else "",
         runtime.version_dir,
         runtime.device,
         warm_up_seconds,

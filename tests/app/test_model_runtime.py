@@ -63,6 +63,13 @@ def test_read_metadata_keeps_contract_fields(tmp_path: Path) -> None:
     assert (metadata.name, metadata.version, metadata.top_k, metadata.size) == ("m", 4, 5, 256)
     assert metadata.palette.shape == (7, 3) and metadata.palette.dtype == np.uint8
     assert metadata.palette[1].tolist() == [255, 0, 0]
+    assert metadata.flip_average is False  # absent in older exports
+
+
+def test_read_metadata_reads_flip_average(tmp_path: Path) -> None:
+    document = {**contract_metadata("m", 4, "unet"), "flip_average": True}
+    (tmp_path / "metadata.json").write_text(json.dumps(document))
+    assert read_metadata(tmp_path).flip_average is True
 
 
 def test_load_tiny_model_predicts_contract_shapes(tiny_runtime: ModelRuntime) -> None:

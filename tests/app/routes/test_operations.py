@@ -29,6 +29,7 @@ def test_metadata_describes_model_landmarks_device_and_limits(client: httpx.Clie
     # models/oracle holds 1 (junk), 2 and `latest`: the highest integer version is served.
     assert (body["name"], body["version"], body["architecture"]) == ("oracle", 2, "oracle")
     assert body["input_size"] == [256, 256] and body["top_k"] == 5
+    assert body["flip_average"] is False
     assert [landmark["name"] for landmark in body["landmarks"]] == list(LANDMARK_NAMES)
     assert [landmark["color"] for landmark in body["landmarks"]] == PALETTE[1:].tolist()
     assert body["background_color"] == [255, 255, 255]
