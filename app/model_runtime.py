@@ -1,7 +1,8 @@
 """Loads the exported SavedModel and runs it: the only module that touches TensorFlow.
 
-The app never imports `training/`; what it relies on is the `serving_default` signature and the
-`metadata.json` written beside it (docs/CONTRACT.md). Both are checked at load time and a warm-up
+The app never imports `training/`; what it relies on is the `serving_default` signature (or, for
+a mirror-averaged export served single-pass, `serving_single_pass`) and the `metadata.json`
+written beside it (docs/CONTRACT.md). Both are checked at load time and a warm-up
 call confirms the output shapes, so a model that would fail on the first request fails startup
 instead, with a message naming the path and the problem.
 
@@ -26,6 +27,7 @@ from app.errors import ModelLoadError
 logger = logging.getLogger(__name__)
 
 SIGNATURE_NAME = "serving_default"
+SINGLE_PASS_SIGNATURE_NAME = "serving_single_pass"
 INPUT_NAME = "images"
 METADATA_FILE = "metadata.json"
 NUM_LANDMARKS = 6
@@ -188,19 +190,28 @@ class ModelRuntime:
         signature: Any,
         device: str,
         loaded: Any = None,
+        flip_average: bool = False,
     ) -> None:
         self.version_dir = version_dir
         self.metadata = metadata
         self.device = device
+        # Whether the signature in use averages each image with its mirror image.
+        self.flip_average = flip_average
         self._signature = signature
         # The signature's variables live on the loaded object: keep it alive as long as we are.
         self._loaded = loaded
 
     @classmethod
-    def load(cls, model_dir: Path) -> ModelRuntime:
+    def load(cls, model_dir: Path, flip_average: bool = True) -> ModelRuntime:
         """Loads the model a MODEL_DIR setting names and checks it against the contract.
 
         Blocking (seconds); run it off the event loop.
+
+        Args:
+            model_dir: `models/<name>` or `models/<name>/<version>`.
+            flip_average: serve the mirror-averaged `serving_default` of a model exported
+                with it (metadata `flip_average`); False serves its `serving_single_pass`
+                instead. No effect on a single-pass export.
 
         Raises:
             ModelLoadError: missing directory, metadata or signature, or a signature that does
@@ -220,14 +231,23 @@ class ModelRuntime:
             # ValueError, its own errors); any of them means this directory cannot be served.
             raise ModelLoadError(f"could not load the SavedModel in {version_dir}: {exc}") from exc
         signatures = getattr(loaded, "signatures", {})
-        if SIGNATURE_NAME not in signatures:
+        single_pass = metadata.flip_average and not flip_average
+        name = SINGLE_PASS_SIGNATURE_NAME if single_pass else SIGNATURE_NAME
+        if name not in signatures:
             raise ModelLoadError(
-                f"the SavedModel in {version_dir} has no {SIGNATURE_NAME!r} signature "
+                f"the SavedModel in {version_dir} has no {name!r} signature "
                 f"(has: {sorted(signatures)})"
             )
-        signature = signatures[SIGNATURE_NAME]
-        _check_signature(signature, version_dir, metadata.size)
-        return cls(version_dir, metadata, signature, device, loaded)
+        signature = signatures[name]
+        _check_signature(signature, name, version_dir, metadata.size)
+        return cls(
+            version_dir,
+            metadata,
+            signature,
+            device,
+            loaded,
+            metadata.flip_average and not single_pass,
+        )
 
     def predict(self, images: np.ndarray) -> dict[str, np.ndarray]:
         """Runs the serving signature on a batch.
@@ -287,7 +307,7 @@ class ModelRuntime:
         return elapsed
 
 
-def _check_signature(signature: Any, version_dir: Path, size: int) -> None:
+def _check_signature(signature: Any, name: str, version_dir: Path, size: int) -> None:
     """Checks the signature's input and output names and the input's dtype and shape."""
     import tensorflow as tf
 
@@ -295,7 +315,7 @@ def _check_signature(signature: Any, version_dir: Path, size: int) -> None:
     spec = input_specs.get(INPUT_NAME)
     if spec is None:
         raise ModelLoadError(
-            f"the {SIGNATURE_NAME} signature in {version_dir} has no {INPUT_NAME!r} input "
+            f"the {name} signature in {version_dir} has no {INPUT_NAME!r} input "
             f"(has: {sorted(input_specs)})"
         )
     expected_shape = [None, size, size, 3]
@@ -306,6 +326,4 @@ def _check_signature(signature: Any, version_dir: Path, size: int) -> None:
         )
     missing = sorted(set(OUTPUT_NAMES) - set(signature.structured_outputs))
     if missing:
-        raise ModelLoadError(
-            f"the {SIGNATURE_NAME} signature in {version_dir} lacks outputs {missing}"
-        )
+        raise ModelLoadError(f"the {name} signature in {version_dir} lacks outputs {missing}")

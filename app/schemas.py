@@ -200,8 +200,8 @@ class MetadataResponse(BaseModel):
     input_size: tuple[int, int] = Field(description="Model input (height, width).")
     top_k: int = Field(description="Largest accepted `top_k` query value.")
     flip_average: bool = Field(
-        description="Whether the model averages each image with its mirror image "
-        "(two network passes per image; metadata.json `flip_average`)."
+        description="Whether each image is averaged with its mirror image (two network "
+        "passes per image): the model was exported so and LANDMARKS_FLIP_AVERAGE is on."
     )
     landmarks: list[LandmarkDescription] = Field(description="The six landmarks in id order.")
     background_color: tuple[int, int, int] = Field(

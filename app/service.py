@@ -62,7 +62,7 @@ async def start_service(settings: Settings, metrics: ServiceMetrics) -> Service:
     configure_pil(settings.MAX_PIXELS)
     logger.info("loading model from %s", settings.MODEL_DIR)
     # Loading and warm-up take seconds of blocking TensorFlow work: keep it off the loop.
-    runtime = await asyncio.to_thread(ModelRuntime.load, settings.MODEL_DIR)
+    runtime = await asyncio.to_thread(ModelRuntime.load, settings.MODEL_DIR, settings.FLIP_AVERAGE)
     warm_up_seconds = await asyncio.to_thread(runtime.warm_up)
     metadata = runtime.metadata
     logger.info(
@@ -70,7 +70,7 @@ async def start_service(settings: Settings, metrics: ServiceMetrics) -> Service:
         metadata.name,
         metadata.version,
         metadata.architecture,
-        ", mirror-averaged" if metadata.flip_average else "",
+        ", mirror-averaged" if runtime.flip_average else "",
         runtime.version_dir,
         runtime.device,
         warm_up_seconds,

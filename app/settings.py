@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     OVERLAY_DEFAULT: bool = Field(
         default=True, description="Whether responses include the overlay."
     )
+    FLIP_AVERAGE: bool = Field(
+        default=True,
+        description="Serve a mirror-averaged model (metadata.json `flip_average`) as exported: "
+        "two network passes per image for a lower error. `false` serves its single-pass "
+        "signature, twice the throughput; no effect on a single-pass model.",
+    )
     DETECTION_THRESHOLD: float = Field(
         default=0.5,
         ge=0.0,

@@ -45,7 +45,7 @@ async def metadata(service: ServiceDep, settings: SettingsDep) -> MetadataRespon
         architecture=model.architecture,
         input_size=model.input_size,
         top_k=model.top_k,
-        flip_average=model.flip_average,
+        flip_average=service.runtime.flip_average,
         landmarks=[
             LandmarkDescription(id=spec.id, name=spec.name, color=spec.color)
             for spec in model.landmarks

@@ -3,6 +3,7 @@
 Models are exported to a temporary `models/<name>/<version>` once per session:
 
 - `tiny_model_dir`: the real U-Net at width 1/8 with random weights.
+- `tiny_flip_model_dir`: the same weights exported with `flip_average` (two signatures).
 - `oracle_model_dir`: a hand-set one-layer model whose answers are known (tests/app/exports.py),
   which checks coordinate mapping end to end.
 
@@ -34,6 +35,14 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`models/tiny_unet` holding version 1."""
     root = tmp_path_factory.mktemp("models") / "tiny_unet"
     export_tiny_unet(root / "1", "tiny_unet")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_flip_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`models/tiny_unet_flip` holding version 1, exported with `flip_average`."""
+    root = tmp_path_factory.mktemp("models") / "tiny_unet_flip"
+    export_tiny_unet(root / "1", "tiny_unet_flip", flip_average=True)
     return root
 
 

@@ -33,8 +33,12 @@ def contract_metadata(
     }
 
 
-def export_tiny_unet(version_dir: Path, name: str) -> Path:
-    """The real U-Net at width 1/8 with (seeded) random weights: noise answers, real graph."""
+def export_tiny_unet(version_dir: Path, name: str, flip_average: bool = False) -> Path:
+    """The real U-Net at width 1/8 with (seeded) random weights: noise answers, real graph.
+
+    Every call builds the same weights, so a `flip_average` export's `serving_single_pass`
+    answers exactly as a plain export does.
+    """
     import keras
 
     from training.export import export_saved_model
@@ -43,7 +47,7 @@ def export_tiny_unet(version_dir: Path, name: str) -> Path:
     keras.utils.set_random_seed(0)
     model = build_model("unet", width_multiplier=0.125)
     metadata = contract_metadata(name, int(version_dir.name), "unet")
-    return export_saved_model(model, version_dir, metadata, top_k=5)
+    return export_saved_model(model, version_dir, metadata, top_k=5, flip_average=flip_average)
 
 
 def export_full_seed(version_dir: Path, name: str) -> Path:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -128,6 +128,29 @@ def test_lifespan_loads_model_then_serves_and_stops(tiny_model_dir: Path) -> Non
     assert answer.json()["image"] == {"width": 30, "height": 20}
     assert answer.json()["overlay"] is None
     assert app.state.service is None  # shut down again
+
+
+@pytest.mark.parametrize("flip_average", [True, False])
+def test_flip_average_setting_chooses_the_models_signature(
+    tiny_flip_model_dir: Path, tiny_model_dir: Path, flip_average: bool
+) -> None:
+    png = encode(random_rgb(256, 256), "PNG")
+
+    async def scenario(client: httpx.AsyncClient) -> tuple[dict[str, Any], dict[str, Any]]:
+        metadata = await client.get("/metadata")
+        answer = await client.post("/landmarks", content=png, headers={"content-type": "image/png"})
+        return metadata.json(), answer.json()
+
+    def serve(settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
+        return run_in_process(create_app(settings), scenario, lifespan=True)
+
+    metadata, answer = serve(
+        Settings(MODEL_DIR=tiny_flip_model_dir, OVERLAY_DEFAULT=False, FLIP_AVERAGE=flip_average)
+    )
+    _, plain_answer = serve(Settings(MODEL_DIR=tiny_model_dir, OVERLAY_DEFAULT=False))
+    assert metadata["flip_average"] is flip_average
+    # Same weights: switched off, the mirror-averaged export answers as the plain one does.
+    assert (answer["landmarks"] == plain_answer["landmarks"]) is not flip_average
 
 
 @pytest.mark.slow

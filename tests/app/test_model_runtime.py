@@ -85,6 +85,35 @@ def test_load_tiny_model_predicts_contract_shapes(tiny_runtime: ModelRuntime) ->
     assert tiny_runtime.warm_up() > 0
 
 
+def test_flip_average_model_serves_either_signature(
+    tiny_flip_model_dir: Path, tiny_runtime: ModelRuntime
+) -> None:
+    images = np.random.default_rng(1).integers(0, 256, (2, 256, 256, 3), dtype=np.uint8)
+    averaged = ModelRuntime.load(tiny_flip_model_dir)
+    single_pass = ModelRuntime.load(tiny_flip_model_dir, flip_average=False)
+    assert averaged.flip_average is True and single_pass.flip_average is False
+    assert tiny_runtime.flip_average is False  # a plain export, whatever the setting
+
+    averaged_outputs = averaged.predict(images)
+    single_pass_outputs = single_pass.predict(images)
+    # The single pass is the plain export's computation (same weights) ...
+    for name, value in tiny_runtime.predict(images).items():
+        np.testing.assert_allclose(single_pass_outputs[name], value, atol=1e-5, err_msg=name)
+    # ... and the average is not: mirroring the input mirrors its answer.
+    assert not np.allclose(averaged_outputs["scores"], single_pass_outputs["scores"])
+    mirrored = averaged.predict(images[:, :, ::-1].copy())["landmarks"][:, [1, 0, 3, 2, 5, 4]]
+    mirrored[..., 0] = 255.0 - mirrored[..., 0]
+    np.testing.assert_allclose(mirrored, averaged_outputs["landmarks"], atol=0.05)
+
+
+def test_single_pass_missing_from_a_flip_average_model_names_it(tiny_model_copy: Path) -> None:
+    document = json.loads((tiny_model_copy / "metadata.json").read_text())
+    document["flip_average"] = True  # claimed, but this export has one signature
+    (tiny_model_copy / "metadata.json").write_text(json.dumps(document))
+    with pytest.raises(ModelLoadError, match="no 'serving_single_pass' signature"):
+        ModelRuntime.load(tiny_model_copy, flip_average=False)
+
+
 def test_predict_rejects_wrong_input(tiny_runtime: ModelRuntime) -> None:
     with pytest.raises(ValueError, match=r"expected uint8 \[N, 256, 256, 3\]"):
         tiny_runtime.predict(np.zeros((1, 128, 128, 3), dtype=np.uint8))

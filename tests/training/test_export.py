@@ -39,6 +39,8 @@ def test_export_writes_serving_layout_and_metadata(exported: tuple[object, Path]
     assert metadata["landmarks"][0]["color"] == [255, 0, 0]
     assert metadata["flip_average"] is False
     assert not list(export_dir.parent.glob(".*staging"))
+    signatures = tf.saved_model.load(str(export_dir)).signatures
+    assert sorted(signatures) == ["serving_default"]  # a second one only with flip_average
 
 
 def test_signature_matches_the_in_memory_model(exported: tuple[object, Path]) -> None:
@@ -84,14 +86,14 @@ def test_flip_average_is_mirror_symmetric_where_the_network_is_not(
     images = np.random.default_rng(1).integers(0, 256, (2, 256, 256, 3), dtype=np.uint8)
     mirrored_images = images[:, :, ::-1].copy()
 
-    plain = network_probabilities(model, tf.constant(images)).numpy()  # type: ignore[arg-type]
-    plain_of_mirror = network_probabilities(model, tf.constant(mirrored_images)).numpy()  # type: ignore[arg-type]
+    plain = network_probabilities(model, tf.constant(images)).numpy()
+    plain_of_mirror = network_probabilities(model, tf.constant(mirrored_images)).numpy()
     # An untrained network has no reason to be symmetric: the check below can fail.
     assert np.abs(_mirror_maps(plain_of_mirror) - plain).max() > 1e-3
 
-    averaged = network_probabilities(model, tf.constant(images), flip_average=True).numpy()  # type: ignore[arg-type]
+    averaged = network_probabilities(model, tf.constant(images), flip_average=True).numpy()
     averaged_of_mirror = network_probabilities(
-        model,  # type: ignore[arg-type]
+        model,
         tf.constant(mirrored_images),
         flip_average=True,
     ).numpy()
@@ -106,7 +108,7 @@ def test_flip_averaged_export_decodes_the_averaged_maps(
     model, _ = exported
     export_dir = tmp_path / "tiny" / "1"
     export_saved_model(
-        model,  # type: ignore[arg-type]
+        model,
         export_dir,
         base_metadata("tiny", 1, "unet", 0.125),
         top_k=2,
@@ -116,8 +118,15 @@ def test_flip_averaged_export_decodes_the_averaged_maps(
     signature = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
     images = np.random.default_rng(2).integers(0, 256, (3, 256, 256, 3), dtype=np.uint8)
     outputs = signature(images=tf.constant(images))
+    single_pass = tf.saved_model.load(str(export_dir)).signatures["serving_single_pass"]
+    single_pass_landmarks, _ = decode_landmarks(network_probabilities(model, tf.constant(images)))
+    np.testing.assert_allclose(
+        single_pass(images=tf.constant(images))["landmarks"].numpy(),
+        single_pass_landmarks.numpy(),
+        atol=1e-3,
+    )
 
-    averaged = network_probabilities(model, tf.constant(images), flip_average=True)  # type: ignore[arg-type]
+    averaged = network_probabilities(model, tf.constant(images), flip_average=True)
     landmarks, scores = decode_landmarks(averaged)
     np.testing.assert_allclose(outputs["landmarks"].numpy(), landmarks.numpy(), atol=1e-3)
     np.testing.assert_allclose(outputs["scores"].numpy(), scores.numpy(), atol=1e-5)
