@@ -11,9 +11,11 @@ Three processes take part, so that none measures itself while another of its own
   the Content-Length answers, `httpx` uses an `httpx.AsyncClient` as a Python caller would;
   it never imports TensorFlow;
 - the server: `uvicorn app.main:app` on loopback (tests/app/live_server.py) with the service's
-  default settings, LANDMARKS_MAX_BATCH_SIZE from `--batch-size`;
+  default settings, LANDMARKS_MAX_BATCH_SIZE from `--batch-size` (and LANDMARKS_FLIP_AVERAGE
+  false with `--single-pass`);
 - the bare model: this script started again with `--bare-worker`, which loads the SavedModel
-  with `tf.saved_model.load(...).signatures["serving_default"]` and, when asked, calls it on the
+  with `tf.saved_model.load(...).signatures["serving_default"]` (`serving_single_pass` for a
+  mirror-averaged model with `--single-pass`) and, when asked, calls it on the
   same images already decoded and resized to 256 (by the app's own functions, untimed), in
   batches of `--batch-size`, fetching every output as numpy as the service does.
 
@@ -258,13 +260,11 @@ def measure_size(
 # === The bare model, in its own process ===
 
 
-def bare_worker(model_dir: Path, inputs_path: Path, batch_size: int) -> None:
+def bare_worker(model_dir: Path, inputs_path: Path, batch_size: int, signature_name: str) -> None:
     """Serves timing requests on stdin/stdout, one JSON object per line (see BareModel)."""
     import tensorflow as tf
 
-    signature = tf.saved_model.load(str(resolve_version_dir(model_dir))).signatures[
-        "serving_default"
-    ]
+    signature = tf.saved_model.load(str(resolve_version_dir(model_dir))).signatures[signature_name]
     inputs = np.load(inputs_path)
     # Batches of `batch_size` consecutive images, wrapping around the set.
     batches = [
@@ -307,7 +307,9 @@ def bare_worker(model_dir: Path, inputs_path: Path, batch_size: int) -> None:
 class BareModel:
     """The `--bare-worker` subprocess, driven over pipes."""
 
-    def __init__(self, model_dir: Path, inputs: np.ndarray, batch_size: int, work: Path) -> None:
+    def __init__(
+        self, model_dir: Path, inputs: np.ndarray, batch_size: int, signature: str, work: Path
+    ) -> None:
         inputs_path = work / "bare_inputs.npy"
         np.save(inputs_path, inputs)
         self.process = subprocess.Popen(
@@ -320,6 +322,8 @@ class BareModel:
                 str(model_dir),
                 "--batch-size",
                 str(batch_size),
+                "--signature",
+                signature,
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -584,11 +588,18 @@ def main(argv: list[str] | None = None) -> int:
         default="raw",
         help="raw: prebuilt requests on keep-alive sockets (light); httpx: httpx.AsyncClient",
     )
+    parser.add_argument(
+        "--single-pass",
+        action="store_true",
+        help="a mirror-averaged model served single-pass: LANDMARKS_FLIP_AVERAGE=false, and the "
+        "bare model calls serving_single_pass",
+    )
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
+    parser.add_argument("--signature", default="serving_default", help=argparse.SUPPRESS)
     parser.add_argument("--bare-worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.bare_worker is not None:
-        bare_worker(args.model, args.bare_worker, args.batch_size)
+        bare_worker(args.model, args.bare_worker, args.batch_size, args.signature)
         return 0
     if args.quick:
         args.requests, args.latency_requests, args.rounds, args.repeats = 16, 8, 1, 5
@@ -634,16 +645,28 @@ def benchmark(model_dir: Path, args: argparse.Namespace, work: Path) -> None:
     metadata = read_metadata(version_dir)
     image_sets = [build_image_set(width, height) for width, height in UPLOAD_SIZES]
     configs = [(image_set, overlay) for image_set in image_sets for overlay in OVERLAY_MODES]
-    print(f"model {version_dir} ({metadata.architecture}), batch size {args.batch_size}")
+    single_pass = args.single_pass and metadata.flip_average
+    signature = "serving_single_pass" if single_pass else "serving_default"
+    averaged = " mirror-averaged" if metadata.flip_average and not single_pass else ""
+    print(
+        f"model {version_dir} ({metadata.architecture}{averaged}, signature {signature}), "
+        f"batch size {args.batch_size}"
+    )
 
     # === Components, before any other process of ours runs ===
     components = measure_components(metadata, args.repeats)
 
     # === Bare model and server, side by side ===
-    bare = BareModel(model_dir, model_inputs(image_sets, metadata.size), args.batch_size, work)
+    inputs = model_inputs(image_sets, metadata.size)
+    bare = BareModel(model_dir, inputs, args.batch_size, signature, work)
     server = start_server(
         work / "server.log",
-        {"MODEL_DIR": model_dir, "MAX_BATCH_SIZE": args.batch_size, "LOG_LEVEL": "warning"},
+        {
+            "MODEL_DIR": model_dir,
+            "MAX_BATCH_SIZE": args.batch_size,
+            "FLIP_AVERAGE": not args.single_pass,
+            "LOG_LEVEL": "warning",
+        },
     )
     rows = {
         (image_set.label, overlay): ThroughputRow(image_set.label) for image_set, overlay in configs
