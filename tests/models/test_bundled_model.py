@@ -32,6 +32,9 @@ def test_bundled_model_is_small_and_described() -> None:
     assert metadata["architecture"] in ("seed", "unet")
     assert len(metadata["landmarks"]) == 6
     assert metadata["evaluation"]["normalized_error"] < 0.1
+    # Served mirror-averaged by default, with the single pass beside it (LANDMARKS_FLIP_AVERAGE).
+    assert metadata["flip_average"] is True
+    assert (version_dir / "saved_model.pb").read_bytes().count(b"serving_single_pass") >= 1
 
 
 @pytest.mark.slow
