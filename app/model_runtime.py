@@ -231,6 +231,7 @@ class ModelRuntime:
             # ValueError, its own errors); any of them means this directory cannot be served.
             raise ModelLoadError(f"could not load the SavedModel in {version_dir}: {exc}") from exc
         signatures = getattr(loaded, "signatures", {})
+        serves_average = metadata.flip_average and flip_average
         single_pass = metadata.flip_average and not flip_average
         name = SINGLE_PASS_SIGNATURE_NAME if single_pass else SIGNATURE_NAME
         if name not in signatures:
@@ -240,14 +241,7 @@ class ModelRuntime:
             )
         signature = signatures[name]
         _check_signature(signature, name, version_dir, metadata.size)
-        return cls(
-            version_dir,
-            metadata,
-            signature,
-            device,
-            loaded,
-            metadata.flip_average and not single_pass,
-        )
+        return cls(version_dir, metadata, signature, device, loaded, serves_average)
 
     def predict(self, images: np.ndarray) -> dict[str, np.ndarray]:
         """Runs the serving signature on a batch.

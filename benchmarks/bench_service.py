@@ -61,7 +61,13 @@ if str(REPO_ROOT) not in sys.path:
 from app.batcher import MicroBatcher  # noqa: E402
 from app.decoding import decode_image  # noqa: E402
 from app.geometry import resize_for_model  # noqa: E402
-from app.model_runtime import ModelMetadata, read_metadata, resolve_version_dir  # noqa: E402
+from app.model_runtime import (  # noqa: E402
+    SIGNATURE_NAME,
+    SINGLE_PASS_SIGNATURE_NAME,
+    ModelMetadata,
+    read_metadata,
+    resolve_version_dir,
+)
 from app.overlay import encode_jpeg, encode_png, render_overlay  # noqa: E402
 from app.pipeline import Analysis, AnalysisOptions, LandmarkPipeline  # noqa: E402
 from app.schemas import LandmarkResponse  # noqa: E402
@@ -595,7 +601,7 @@ def main(argv: list[str] | None = None) -> int:
         "bare model calls serving_single_pass",
     )
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
-    parser.add_argument("--signature", default="serving_default", help=argparse.SUPPRESS)
+    parser.add_argument("--signature", default=SIGNATURE_NAME, help=argparse.SUPPRESS)
     parser.add_argument("--bare-worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.bare_worker is not None:
@@ -646,7 +652,7 @@ def benchmark(model_dir: Path, args: argparse.Namespace, work: Path) -> None:
     image_sets = [build_image_set(width, height) for width, height in UPLOAD_SIZES]
     configs = [(image_set, overlay) for image_set in image_sets for overlay in OVERLAY_MODES]
     single_pass = args.single_pass and metadata.flip_average
-    signature = "serving_single_pass" if single_pass else "serving_default"
+    signature = SINGLE_PASS_SIGNATURE_NAME if single_pass else SIGNATURE_NAME
     averaged = " mirror-averaged" if metadata.flip_average and not single_pass else ""
     print(
         f"model {version_dir} ({metadata.architecture}{averaged}, signature {signature}), "

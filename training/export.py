@@ -14,8 +14,8 @@ An export can average the network's output over each image and its mirror (`flip
 the mirrored image's maps are flipped back and their left/right landmark channels swapped, so
 both halves vote on every landmark. It costs a second pass of the network per image and is
 recorded in metadata.json. Such an export also keeps the one-pass computation as a second
-signature, `serving_single_pass` (same inputs and outputs), for deployments that prefer twice
-the throughput.
+signature, `serving_single_pass` (same inputs and outputs), for deployments that prefer the
+speed.
 """
 
 from __future__ import annotations

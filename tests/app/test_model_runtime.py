@@ -12,6 +12,7 @@ import pytest
 from app.errors import ModelLoadError
 from app.model_runtime import ModelRuntime, read_metadata, resolve_version_dir
 from tests.app.exports import contract_metadata
+from training.landmarks import FLIP_PERMUTATION
 
 
 def test_resolve_version_dir_picks_highest_integer_version(tmp_path: Path) -> None:
@@ -101,7 +102,7 @@ def test_flip_average_model_serves_either_signature(
         np.testing.assert_allclose(single_pass_outputs[name], value, atol=1e-5, err_msg=name)
     # ... and the average is not: mirroring the input mirrors its answer.
     assert not np.allclose(averaged_outputs["scores"], single_pass_outputs["scores"])
-    mirrored = averaged.predict(images[:, :, ::-1].copy())["landmarks"][:, [1, 0, 3, 2, 5, 4]]
+    mirrored = averaged.predict(images[:, :, ::-1].copy())["landmarks"][:, list(FLIP_PERMUTATION)]
     mirrored[..., 0] = 255.0 - mirrored[..., 0]
     np.testing.assert_allclose(mirrored, averaged_outputs["landmarks"], atol=0.05)
 

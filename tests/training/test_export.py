@@ -115,10 +115,10 @@ def test_flip_averaged_export_decodes_the_averaged_maps(
         flip_average=True,
     )
     assert json.loads((export_dir / "metadata.json").read_text())["flip_average"] is True
-    signature = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
+    signatures = tf.saved_model.load(str(export_dir)).signatures
+    signature, single_pass = signatures["serving_default"], signatures["serving_single_pass"]
     images = np.random.default_rng(2).integers(0, 256, (3, 256, 256, 3), dtype=np.uint8)
     outputs = signature(images=tf.constant(images))
-    single_pass = tf.saved_model.load(str(export_dir)).signatures["serving_single_pass"]
     single_pass_landmarks, _ = decode_landmarks(network_probabilities(model, tf.constant(images)))
     np.testing.assert_allclose(
         single_pass(images=tf.constant(images))["landmarks"].numpy(),
