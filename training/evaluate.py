@@ -1,7 +1,11 @@
 """Evaluates an exported SavedModel on an annotated data set in In-shop layout.
 
-    annotations -> read photo -> resize to 256x256 -> `serving_default` -> landmarks in model
-    space -> back to the photo's own pixels -> metrics -> report.json, report.md, worst/*.png
+    annotations -> read photo -> [corrupt it] -> resize to 256x256 -> `serving_default` ->
+    landmarks in model space -> back to the photo's own pixels -> metrics -> report.json,
+    report.md, worst/*.png
+
+With `corruption`, every photo is first degraded by one of `training.corruptions` (blur,
+noise, JPEG artefacts, ...): the same figures then say how robust the model is to it.
 
 The model is used only through its exported signature (docs/CONTRACT.md), exactly as the service
 uses it, so the figures measure what is served, decoding included.
@@ -54,6 +58,7 @@ from training.annotations import (
     FilterOptions,
     load_all,
 )
+from training.corruptions import CORRUPTION_HELP, CORRUPTIONS, corrupt
 from training.export import METADATA_FILE
 from training.landmarks import IMAGE_SIZE, LANDMARK_NAMES, NUM_LANDMARKS
 from training.overlays import render_comparison, save_png
@@ -424,6 +429,7 @@ class EvaluationReport:
         model: name, version, architecture, width_multiplier, exported_at, path.
         data_dir: the evaluated data directory.
         filters: the filter options the rows passed.
+        corruption: the `training.corruptions` name applied to every photo, or None.
         num_images: images evaluated.
         evaluated_at: ISO 8601 UTC time of the evaluation.
         image_names: [N] in annotation order.
@@ -440,6 +446,7 @@ class EvaluationReport:
     model: dict[str, Any]
     data_dir: Path
     filters: FilterOptions
+    corruption: str | None
     num_images: int
     evaluated_at: str
     image_names: tuple[str, ...]
@@ -458,6 +465,7 @@ class EvaluationReport:
                 "path": str(self.data_dir),
                 "num_images": self.num_images,
                 "filters": dataclasses.asdict(self.filters),
+                "corruption": self.corruption,
             },
             "evaluated_at": self.evaluated_at,
             "metrics": self.metrics,
@@ -540,6 +548,7 @@ def evaluate_model(
     batch_size: int = 16,
     num_worst: int = 8,
     options: FilterOptions | None = None,
+    corruption: str | None = None,
 ) -> EvaluationReport:
     """Scores an exported model on an annotated data set and writes the report.
 
@@ -552,6 +561,8 @@ def evaluate_model(
         num_worst: overlays to draw for the images with the largest mean normalised error.
         options: which rows to evaluate; default the seed's filter (upper body, normal pose,
             all six landmarks visible).
+        corruption: a `training.corruptions.CORRUPTIONS` name to apply to every photo before
+            the model sees it (seeded by the row's index, so reruns agree), or None.
 
     Returns:
         The `EvaluationReport`.
@@ -569,6 +580,8 @@ def evaluate_model(
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     if num_worst < 0:
         raise ValueError(f"num_worst must not be negative, got {num_worst}")
+    if corruption is not None and corruption not in CORRUPTIONS:
+        raise ValueError(f"unknown corruption {corruption!r}; known: {', '.join(CORRUPTIONS)}")
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     options = options or FilterOptions()
     version_dir = resolve_model_dir(Path(model_dir))
@@ -587,9 +600,14 @@ def evaluate_model(
     # Only the current worst images' class maps are kept, so memory does not grow with the set.
     worst: list[_Candidate] = []
 
+    def read_photo(index: int) -> np.ndarray:
+        """Row `index`'s photo as the model sees it: uint8 [H, W, 3] RGB, corrupted if asked."""
+        photo = read_image_rgb(data_dir / annotations[index].image_name)
+        return photo if corruption is None else corrupt(photo, corruption, seed=index)
+
     for start in range(0, num_images, batch_size):
         stop = min(start + batch_size, num_images)
-        photos = [read_image_rgb(data_dir / a.image_name) for a in annotations[start:stop]]
+        photos = [read_photo(index) for index in range(start, stop)]
         image_sizes[start:stop] = [(photo.shape[1], photo.shape[0]) for photo in photos]
         landmarks, class_maps = _run_signature(
             signature, np.stack([to_model_input(photo) for photo in photos])
@@ -618,7 +636,7 @@ def evaluate_model(
         error = candidate.normalized_error
         pixel_error = float(image_pixel_error[candidate.index])
         picture = render_comparison(
-            read_image_rgb(data_dir / annotation.image_name),
+            read_photo(candidate.index),
             candidate.class_map,
             truth[candidate.index],
             predicted[candidate.index],
@@ -635,6 +653,7 @@ def evaluate_model(
         model=model,
         data_dir=data_dir,
         filters=options,
+        corruption=corruption,
         num_images=num_images,
         evaluated_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         image_names=tuple(a.image_name for a in annotations),
@@ -720,6 +739,10 @@ def _filter_line(options: FilterOptions) -> str:
     return f"clothes type {clothes}; variation type {variations}; {visibility}"
 
 
+def _corruption_line(corruption: str | None) -> str:
+    return "none" if corruption is None else f"{corruption} ({CORRUPTION_HELP[corruption]})"
+
+
 def format_markdown(report: EvaluationReport) -> str:
     """report.md: what was evaluated, a table per landmark with an overall row, the worst."""
     metrics = report.metrics
@@ -729,6 +752,7 @@ def format_markdown(report: EvaluationReport) -> str:
         f"- Model: {_model_line(report.model)}, `{report.model['path']}`",
         f"- Data: `{report.data_dir}`, {report.num_images} images",
         f"- Filter: {_filter_line(report.filters)}",
+        f"- Corruption: {_corruption_line(report.corruption)}",
         f"- Evaluated: {report.evaluated_at}",
         "",
         "| " + " | ".join(_TABLE_HEADER) + " |",
@@ -779,7 +803,8 @@ def format_summary(report: EvaluationReport) -> str:
         )
 
     lines = [
-        f"{_model_line(report.model)} on {report.data_dir}: {report.num_images} images",
+        f"{_model_line(report.model)} on {report.data_dir}: {report.num_images} images"
+        + ("" if report.corruption is None else f", corrupted: {report.corruption}"),
         line(rows[0]),
         *(line(row) for row in rows[1:]),
         f"median pixel error: {_number(report.metrics['median_pixel_error'], 2)} px",
@@ -840,14 +865,22 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="keep rows with occluded or truncated landmarks (only visible ones are scored)",
     )
+    parser.add_argument(
+        "--corruption",
+        choices=sorted(CORRUPTIONS),
+        default=None,
+        help="degrade every photo before the model sees it, to measure robustness: "
+        + "; ".join(f"{name}: {text}" for name, text in CORRUPTION_HELP.items()),
+    )
 
 
-def default_out_dir(model_dir: Path) -> Path:
-    """runs/evaluate/<name>-v<version>-<UTC time>, so repeated runs never overwrite."""
+def default_out_dir(model_dir: Path, corruption: str | None = None) -> Path:
+    """runs/evaluate/<name>-v<version>[-<corruption>]-<UTC time>, so runs never overwrite."""
     version_dir = resolve_model_dir(model_dir)
     model = _model_info(version_dir, read_model_metadata(version_dir))
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-    return Path("runs") / "evaluate" / f"{model['name']}-v{model['version']}-{stamp}"
+    label = f"{model['name']}-v{model['version']}" + (f"-{corruption}" if corruption else "")
+    return Path("runs") / "evaluate" / f"{label}-{stamp}"
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -857,7 +890,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         require_all_visible=not args.include_occluded,
     )
     try:
-        out_dir = args.out if args.out is not None else default_out_dir(args.model)
+        out_dir = args.out if args.out is not None else default_out_dir(args.model, args.corruption)
         report = evaluate_model(
             args.model,
             args.data,
@@ -865,6 +898,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             num_worst=args.worst,
             options=options,
+            corruption=args.corruption,
         )
     except (FileNotFoundError, AnnotationError, EvaluationError) as error:
         print(f"evaluate: error: {error}", file=sys.stderr)

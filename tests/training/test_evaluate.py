@@ -396,6 +396,88 @@ def test_evaluate_model_rejects_signature_without_landmarks(data_dir: Path, tmp_
         evaluate_model(tmp_path, data_dir, tmp_path / "report")
 
 
+class _BrightnessLandmarks(tf.Module):
+    """A stand-in signature that reports what it saw: every landmark at (mean, mean) of the
+    image's grey levels, so a corruption's effect on the model input shows in the points."""
+
+    @tf.function(
+        input_signature=[tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE, 3], tf.uint8, "images")]
+    )
+    def serve(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+        count = tf.shape(images)[0]
+        mean = tf.reduce_mean(tf.cast(images, tf.float32), axis=[1, 2, 3])  # [N]
+        return {
+            "landmarks": tf.tile(mean[:, tf.newaxis, tf.newaxis], [1, NUM_LANDMARKS, 2]),
+            "class_map": tf.zeros([count, IMAGE_SIZE, IMAGE_SIZE], tf.uint8),
+        }
+
+
+@pytest.fixture(scope="module")
+def brightness_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    module = _BrightnessLandmarks()
+    model_dir = tmp_path_factory.mktemp("models") / "brightness"
+    tf.saved_model.save(module, str(model_dir / "1"), signatures={"serving_default": module.serve})
+    return model_dir
+
+
+def test_evaluate_model_corruption_reaches_the_model_and_the_report(
+    brightness_model: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    clean = evaluate_model(brightness_model, data_dir, tmp_path / "clean", num_worst=1)
+    dark = evaluate_model(
+        brightness_model, data_dir, tmp_path / "dark", num_worst=1, corruption="dark"
+    )
+
+    # The first image is 256x256, so its points are the model's (mean, mean) as they are.
+    clean_point = clean.predicted_points[0, 0]
+    dark_point = dark.predicted_points[0, 0]
+    assert clean_point[0] > 100  # random pixels: mean grey level about 127
+    np.testing.assert_allclose(dark_point, clean_point / 2, atol=0.5)
+    assert dark.metrics["normalized_error"] != clean.metrics["normalized_error"]
+
+    document = json.loads((tmp_path / "dark" / "report.json").read_text(encoding="utf-8"))
+    assert document["data"]["corruption"] == "dark"
+    clean_document = json.loads((tmp_path / "clean" / "report.json").read_text(encoding="utf-8"))
+    assert clean_document["data"]["corruption"] is None
+    markdown = (tmp_path / "dark" / "report.md").read_text(encoding="utf-8")
+    assert "- Corruption: dark (brightness x0.5)" in markdown
+    assert "- Corruption: none" in (tmp_path / "clean" / "report.md").read_text(encoding="utf-8")
+    # The worst image's overlay shows the photo the model saw: darker than the clean one's.
+    (clean_picture,) = (tmp_path / "clean" / "worst").glob("*.png")
+    (dark_picture,) = (tmp_path / "dark" / "worst").glob("*.png")
+    assert cv2.imread(str(dark_picture)).mean() < cv2.imread(str(clean_picture)).mean()
+
+
+def test_evaluate_model_rejects_an_unknown_corruption(
+    brightness_model: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(ValueError, match="unknown corruption 'fog'"):
+        evaluate_model(brightness_model, data_dir, tmp_path / "report", corruption="fog")
+
+
+def test_run_evaluate_cli_corruption_names_the_default_report(
+    brightness_model: Path,
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    parser = argparse.ArgumentParser()
+    add_evaluate_arguments(parser)
+    args = parser.parse_args(
+        ["--model", str(brightness_model), "--data", str(data_dir), "--corruption", "blur"]
+    )
+    monkeypatch.chdir(tmp_path)
+
+    assert run_evaluate(args) == 0
+
+    assert "corrupted: blur" in capsys.readouterr().out
+    (report_dir,) = (tmp_path / "runs" / "evaluate").iterdir()
+    assert report_dir.name.startswith("brightness-v1-blur-")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--model", "m", "--data", "d", "--corruption", "fog"])
+
+
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An untrained 1/8-width U-Net exported through the real export path: models/tiny/1."""
