@@ -89,15 +89,26 @@ CORRUPTIONS: dict[str, Corruption] = {
     "low_contrast": _low_contrast,
     "low_resolution": _low_resolution,
 }
-CORRUPTION_HELP = {
-    "grey": "colour removed (luma only, three equal channels)",
-    f"jpeg_q{JPEG_QUALITY}": f"JPEG round trip at quality {JPEG_QUALITY}",
-    "blur": f"Gaussian blur, sigma {BLUR_SIGMA:g} px of the 256x256 input",
-    "noise": f"Gaussian noise, sigma {NOISE_SIGMA:g} grey levels per channel",
-    "dark": f"brightness x{DARK_FACTOR:g}",
-    "low_contrast": f"contrast x{CONTRAST_FACTOR:g} around mid-grey",
-    "low_resolution": f"long side down to {LOW_RESOLUTION} px and back up",
-}
+
+
+def describe(name: str) -> str:
+    """What the named corruption does, in a few words (for help texts and reports)."""
+    check_name(name)
+    return {
+        "grey": "colour removed (luma only, three equal channels)",
+        f"jpeg_q{JPEG_QUALITY}": f"JPEG round trip at quality {JPEG_QUALITY}",
+        "blur": f"Gaussian blur, sigma {BLUR_SIGMA:g} px of the 256x256 input",
+        "noise": f"Gaussian noise, sigma {NOISE_SIGMA:g} grey levels per channel",
+        "dark": f"brightness x{DARK_FACTOR:g}",
+        "low_contrast": f"contrast x{CONTRAST_FACTOR:g} around mid-grey",
+        "low_resolution": f"long side down to {LOW_RESOLUTION} px and back up",
+    }[name]
+
+
+def check_name(name: str) -> None:
+    """Raises ValueError, naming the known corruptions, when `name` is not one of them."""
+    if name not in CORRUPTIONS:
+        raise ValueError(f"unknown corruption {name!r}; known: {', '.join(CORRUPTIONS)}")
 
 
 def corrupt(photo: np.ndarray, name: str, seed: int) -> np.ndarray:
@@ -113,8 +124,7 @@ def corrupt(photo: np.ndarray, name: str, seed: int) -> np.ndarray:
         uint8 [H, W, 3] RGB, a new array.
 
     Raises:
-        KeyError: the name is not a known corruption.
+        ValueError: the name is not a known corruption.
     """
-    if name not in CORRUPTIONS:
-        raise KeyError(f"unknown corruption {name!r}; known: {', '.join(CORRUPTIONS)}")
+    check_name(name)
     return CORRUPTIONS[name](photo, np.random.default_rng(seed))

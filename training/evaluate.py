@@ -58,7 +58,7 @@ from training.annotations import (
     FilterOptions,
     load_all,
 )
-from training.corruptions import CORRUPTION_HELP, CORRUPTIONS, corrupt
+from training.corruptions import CORRUPTIONS, check_name, corrupt, describe
 from training.export import METADATA_FILE
 from training.landmarks import IMAGE_SIZE, LANDMARK_NAMES, NUM_LANDMARKS
 from training.overlays import render_comparison, save_png
@@ -580,8 +580,8 @@ def evaluate_model(
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     if num_worst < 0:
         raise ValueError(f"num_worst must not be negative, got {num_worst}")
-    if corruption is not None and corruption not in CORRUPTIONS:
-        raise ValueError(f"unknown corruption {corruption!r}; known: {', '.join(CORRUPTIONS)}")
+    if corruption is not None:
+        check_name(corruption)  # before the model loads, not at the first image
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     options = options or FilterOptions()
     version_dir = resolve_model_dir(Path(model_dir))
@@ -740,7 +740,7 @@ def _filter_line(options: FilterOptions) -> str:
 
 
 def _corruption_line(corruption: str | None) -> str:
-    return "none" if corruption is None else f"{corruption} ({CORRUPTION_HELP[corruption]})"
+    return "none" if corruption is None else f"{corruption} ({describe(corruption)})"
 
 
 def format_markdown(report: EvaluationReport) -> str:
@@ -870,7 +870,7 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
         choices=sorted(CORRUPTIONS),
         default=None,
         help="degrade every photo before the model sees it, to measure robustness: "
-        + "; ".join(f"{name}: {text}" for name, text in CORRUPTION_HELP.items()),
+        + "; ".join(f"{name}: {describe(name)}" for name in CORRUPTIONS),
     )
 
 

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from training.corruptions import CORRUPTION_HELP, CORRUPTIONS, JPEG_QUALITY, corrupt
+from training.corruptions import CORRUPTIONS, JPEG_QUALITY, corrupt, describe
 
 
 def _photo(height: int = 200, width: int = 300) -> np.ndarray:
@@ -39,7 +39,7 @@ def test_corruption_keeps_shape_and_dtype_changes_pixels_and_repeats(name: str) 
     assert not np.array_equal(first, photo)
     np.testing.assert_array_equal(first, second)
     np.testing.assert_array_equal(photo, original)  # the input is left alone
-    assert name in CORRUPTION_HELP
+    assert describe(name)
 
 
 def test_grey_has_three_equal_channels() -> None:
@@ -105,5 +105,6 @@ def test_jpeg_round_trip_is_lossy_at_the_named_quality() -> None:
 
 
 def test_unknown_corruption_names_the_known_ones() -> None:
-    with pytest.raises(KeyError, match=r"unknown corruption 'fog'.*blur"):
-        corrupt(_photo(), "fog", seed=0)
+    for call in (lambda: corrupt(_photo(), "fog", seed=0), lambda: describe("fog")):
+        with pytest.raises(ValueError, match=r"unknown corruption 'fog'.*blur"):
+            call()

@@ -396,6 +396,13 @@ def test_evaluate_model_rejects_signature_without_landmarks(data_dir: Path, tmp_
         evaluate_model(tmp_path, data_dir, tmp_path / "report")
 
 
+def _evaluate_flags(*flags: str) -> argparse.Namespace:
+    """Parses `evaluate` command-line flags the way `python -m training evaluate` does."""
+    parser = argparse.ArgumentParser()
+    add_evaluate_arguments(parser)
+    return parser.parse_args(list(flags))
+
+
 class _BrightnessLandmarks(tf.Module):
     """A stand-in signature that reports what it saw: every landmark at (mean, mean) of the
     image's grey levels, so a corruption's effect on the model input shows in the points."""
@@ -462,10 +469,8 @@ def test_run_evaluate_cli_corruption_names_the_default_report(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    parser = argparse.ArgumentParser()
-    add_evaluate_arguments(parser)
-    args = parser.parse_args(
-        ["--model", str(brightness_model), "--data", str(data_dir), "--corruption", "blur"]
+    args = _evaluate_flags(
+        "--model", str(brightness_model), "--data", str(data_dir), "--corruption", "blur"
     )
     monkeypatch.chdir(tmp_path)
 
@@ -475,7 +480,7 @@ def test_run_evaluate_cli_corruption_names_the_default_report(
     (report_dir,) = (tmp_path / "runs" / "evaluate").iterdir()
     assert report_dir.name.startswith("brightness-v1-blur-")
     with pytest.raises(SystemExit):
-        parser.parse_args(["--model", "m", "--data", "d", "--corruption", "fog"])
+        _evaluate_flags("--model", "m", "--data", "d", "--corruption", "fog")
 
 
 @pytest.fixture(scope="module")
@@ -544,19 +549,15 @@ def test_run_evaluate_cli_prints_summary_and_writes_default_report(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    parser = argparse.ArgumentParser()
-    add_evaluate_arguments(parser)
-    args = parser.parse_args(
-        [
-            "--model",
-            str(tiny_model / "1"),
-            "--data",
-            str(data_dir),
-            "--batch-size",
-            "3",
-            "--worst",
-            "0",
-        ]
+    args = _evaluate_flags(
+        "--model",
+        str(tiny_model / "1"),
+        "--data",
+        str(data_dir),
+        "--batch-size",
+        "3",
+        "--worst",
+        "0",
     )
     monkeypatch.chdir(tmp_path)
 
@@ -575,9 +576,7 @@ def test_run_evaluate_cli_prints_summary_and_writes_default_report(
 def test_run_evaluate_cli_reports_missing_model(
     data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    parser = argparse.ArgumentParser()
-    add_evaluate_arguments(parser)
-    args = parser.parse_args(["--model", str(tmp_path / "nothing"), "--data", str(data_dir)])
+    args = _evaluate_flags("--model", str(tmp_path / "nothing"), "--data", str(data_dir))
 
     assert run_evaluate(args) == 1
     assert "does not exist" in capsys.readouterr().err
