@@ -80,29 +80,22 @@ def _low_resolution(photo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-CORRUPTIONS: dict[str, Corruption] = {
-    "grey": _grey,
-    f"jpeg_q{JPEG_QUALITY}": _jpeg,
-    "blur": _blur,
-    "noise": _noise,
-    "dark": _dark,
-    "low_contrast": _low_contrast,
-    "low_resolution": _low_resolution,
+# name -> (the corruption, what it does in a few words for help texts and reports).
+CORRUPTIONS: dict[str, tuple[Corruption, str]] = {
+    "grey": (_grey, "colour removed (luma only, three equal channels)"),
+    f"jpeg_q{JPEG_QUALITY}": (_jpeg, f"JPEG round trip at quality {JPEG_QUALITY}"),
+    "blur": (_blur, f"Gaussian blur, sigma {BLUR_SIGMA:g} px of the 256x256 input"),
+    "noise": (_noise, f"Gaussian noise, sigma {NOISE_SIGMA:g} grey levels per channel"),
+    "dark": (_dark, f"brightness x{DARK_FACTOR:g}"),
+    "low_contrast": (_low_contrast, f"contrast x{CONTRAST_FACTOR:g} around mid-grey"),
+    "low_resolution": (_low_resolution, f"long side down to {LOW_RESOLUTION} px and back up"),
 }
 
 
 def describe(name: str) -> str:
     """What the named corruption does, in a few words (for help texts and reports)."""
     check_name(name)
-    return {
-        "grey": "colour removed (luma only, three equal channels)",
-        f"jpeg_q{JPEG_QUALITY}": f"JPEG round trip at quality {JPEG_QUALITY}",
-        "blur": f"Gaussian blur, sigma {BLUR_SIGMA:g} px of the 256x256 input",
-        "noise": f"Gaussian noise, sigma {NOISE_SIGMA:g} grey levels per channel",
-        "dark": f"brightness x{DARK_FACTOR:g}",
-        "low_contrast": f"contrast x{CONTRAST_FACTOR:g} around mid-grey",
-        "low_resolution": f"long side down to {LOW_RESOLUTION} px and back up",
-    }[name]
+    return CORRUPTIONS[name][1]
 
 
 def check_name(name: str) -> None:
@@ -127,4 +120,5 @@ def corrupt(photo: np.ndarray, name: str, seed: int) -> np.ndarray:
         ValueError: the name is not a known corruption.
     """
     check_name(name)
-    return CORRUPTIONS[name](photo, np.random.default_rng(seed))
+    apply, _ = CORRUPTIONS[name]
+    return apply(photo, np.random.default_rng(seed))
