@@ -1,0 +1,55 @@
+"""benchmarks/bench_model_cost.py: the side-by-side model-cost check for a retrained model."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.bench_model_cost import resolve_version_dir
+
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLED = ROOT / "models" / "garment_landmarks"
+
+
+def test_resolve_version_dir_takes_the_highest_integer_version(tmp_path: Path) -> None:
+    for name in ("2", "10", "9", "notes"):
+        (tmp_path / name).mkdir()
+    assert resolve_version_dir(tmp_path) == tmp_path / "10"
+    (tmp_path / "10" / "saved_model.pb").write_bytes(b"")
+    assert resolve_version_dir(tmp_path / "10") == tmp_path / "10"
+
+
+def test_resolve_version_dir_names_a_folder_without_a_model(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match=r"no saved_model\.pb"):
+        resolve_version_dir(tmp_path)
+
+
+def test_compares_two_savedmodels_side_by_side() -> None:
+    """The bundled model against itself: both timed, the first as the 1.000 reference."""
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/bench_model_cost.py",
+            str(BUNDLED),
+            str(BUNDLED),
+            *("--batch-size", "2", "--rounds", "2", "--calls-per-round", "1"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    lines = re.findall(
+        r"^  (\S+): ([0-9.]+) ms per image \(([0-9.]+) of the first\)$",
+        completed.stdout,
+        flags=re.MULTILINE,
+    )
+    assert len(lines) == 2, completed.stdout
+    assert all(Path(path) == resolve_version_dir(BUNDLED) for path, _, _ in lines)
+    assert lines[0][2] == "1.000"
+    assert all(float(ms) > 0 for _, ms, _ in lines)
