@@ -10,10 +10,14 @@ import argparse
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from training.annotations import FilterOptions
 from training.labels import RING_PROFILE, LabelProfile
 from training.model import ARCHITECTURES
+
+if TYPE_CHECKING:  # training.train imports TensorFlow; the handlers import it when they run
+    from training.train import TrainConfig
 
 FLIP_AVERAGE_HELP = (
     "export a signature that averages each image's output with its mirror's "
@@ -118,6 +122,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         "(a warm restart when resuming); overrides --reduce-lr-patience",
     )
     parser.add_argument(
+        "--schedule-start-epoch",
+        type=int,
+        help="epoch the cosine began at (default --initial-epoch); give the interrupted run's "
+        "--initial-epoch to continue its curve instead of restarting it",
+    )
+    parser.add_argument(
         "--verbose",
         type=int,
         choices=(0, 1, 2),
@@ -132,14 +142,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     add_filter_arguments(parser)
 
 
-def run_train(args: argparse.Namespace) -> int:
-    """Handler of `python -m training train`."""
-    from training.distribute import configure_logical_cpus
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    """The `TrainConfig` the train flags describe; ValueError when they contradict each other."""
+    from training.train import TrainConfig
 
-    configure_logical_cpus(args.logical_cpus)
-    from training.train import TrainConfig, train
-
-    config = TrainConfig(
+    return TrainConfig(
         data_dir=args.data,
         out_dir=args.out,
         version=args.version,
@@ -169,7 +176,21 @@ def run_train(args: argparse.Namespace) -> int:
         verbose=args.verbose,
         reduce_lr_patience=args.reduce_lr_patience,
         lr_schedule=args.lr_schedule,
+        schedule_start_epoch=args.schedule_start_epoch,
     )
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Handler of `python -m training train`."""
+    from training.distribute import configure_logical_cpus
+
+    configure_logical_cpus(args.logical_cpus)
+    from training.train import train
+
+    try:
+        config = train_config(args)
+    except ValueError as error:  # flags that contradict each other, before any data is read
+        raise SystemExit(f"python -m training train: error: {error}") from None
     result = train(config)
     print(
         f"exported {result.export_dir} after {result.epochs_run} epoch(s), {result.seconds:.0f} s"

@@ -75,6 +75,9 @@ class TrainConfig:
     # "constant" keeps learning_rate (ReduceLROnPlateau may still halve it); "cosine" anneals
     # from learning_rate at initial_epoch to near zero at the last epoch, also on a resume.
     lr_schedule: LearningRateSchedule = "constant"
+    # Epoch at which the cosine began (default: initial_epoch). Resuming a cosine run that was
+    # cut short with its original start continues the same curve instead of restarting it.
+    schedule_start_epoch: int | None = None
     verbose: int = 1
 
     @property
@@ -84,6 +87,14 @@ class TrainConfig:
     @property
     def resolved_run_dir(self) -> Path:
         return self.run_dir or Path("runs") / self.name
+
+    def __post_init__(self) -> None:
+        start = self.schedule_start_epoch
+        if start is not None and not 0 <= start <= self.initial_epoch:
+            raise ValueError(
+                f"schedule_start_epoch ({start}) must lie between 0 and initial_epoch "
+                f"({self.initial_epoch}): a schedule cannot start after the epochs it covers"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,10 +114,15 @@ def cosine_learning_rate(epoch: int, config: TrainConfig) -> float:
 
     Starts at `config.learning_rate` at `config.initial_epoch` and falls along half a cosine to
     1 % of it in the last epoch. Resuming a run that had decayed is a warm restart: the step size
-    goes back up, then anneals again over the epochs of this run.
+    goes back up, then anneals again over the epochs of this run. With
+    `config.schedule_start_epoch` the curve starts there instead, so a resumed run picks the
+    interrupted curve up where it stopped.
     """
-    span = max(config.epochs - config.initial_epoch - 1, 1)
-    progress = min(max((epoch - config.initial_epoch) / span, 0.0), 1.0)
+    start = (
+        config.initial_epoch if config.schedule_start_epoch is None else config.schedule_start_epoch
+    )
+    span = max(config.epochs - start - 1, 1)
+    progress = min(max((epoch - start) / span, 0.0), 1.0)
     floor = 0.01 * config.learning_rate
     return floor + (config.learning_rate - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 

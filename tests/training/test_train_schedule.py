@@ -1,4 +1,5 @@
-"""The cosine learning-rate schedule, a warm restart when a run resumes."""
+"""The cosine learning-rate schedule: a warm restart when a run resumes, or the same curve
+continued when the resumed run names the epoch its cosine began at."""
 
 from __future__ import annotations
 
@@ -8,10 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from training.cli import main
 from training.train import TrainConfig, cosine_learning_rate
 
 
-def config(initial_epoch: int, epochs: int, learning_rate: float = 3e-4) -> TrainConfig:
+def config(
+    initial_epoch: int,
+    epochs: int,
+    learning_rate: float = 3e-4,
+    schedule_start_epoch: int | None = None,
+) -> TrainConfig:
     return TrainConfig(
         data_dir=Path("data"),
         out_dir=Path("models/m"),
@@ -19,6 +26,7 @@ def config(initial_epoch: int, epochs: int, learning_rate: float = 3e-4) -> Trai
         epochs=epochs,
         learning_rate=learning_rate,
         lr_schedule="cosine",
+        schedule_start_epoch=schedule_start_epoch,
     )
 
 
@@ -39,3 +47,34 @@ def test_epochs_outside_the_run_are_clamped_and_a_one_epoch_run_keeps_the_rate()
     assert cosine_learning_rate(5, schedule) == pytest.approx(3e-4)
     assert cosine_learning_rate(40, schedule) == pytest.approx(3e-6)
     assert cosine_learning_rate(0, config(initial_epoch=0, epochs=1)) == pytest.approx(3e-4)
+
+
+def test_a_resume_with_the_schedule_start_continues_the_interrupted_curve() -> None:
+    uninterrupted = config(initial_epoch=179, epochs=207, learning_rate=2.5e-4)
+    # Stopped by a time limit after epoch 190 (0-based 189), resumed at 190.
+    continued = config(
+        initial_epoch=190, epochs=207, learning_rate=2.5e-4, schedule_start_epoch=179
+    )
+    restarted = config(initial_epoch=190, epochs=207, learning_rate=2.5e-4)
+    for epoch in range(190, 207):
+        assert cosine_learning_rate(epoch, continued) == pytest.approx(
+            cosine_learning_rate(epoch, uninterrupted)
+        )
+    # Without it the resume is a warm restart: back up to the full rate.
+    assert cosine_learning_rate(190, restarted) == pytest.approx(2.5e-4)
+    assert cosine_learning_rate(190, continued) < 0.7 * 2.5e-4
+
+
+@pytest.mark.parametrize("start", [-1, 191])
+def test_a_schedule_start_outside_0_to_the_initial_epoch_is_refused(start: int) -> None:
+    with pytest.raises(ValueError, match="schedule_start_epoch"):
+        config(initial_epoch=190, epochs=207, schedule_start_epoch=start)
+
+
+def test_the_train_command_refuses_a_schedule_start_after_the_initial_epoch(
+    tmp_path: Path,
+) -> None:
+    """A clear error naming the flags, before any data is read (the folder does not exist)."""
+    flags = ["train", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "m")]
+    with pytest.raises(SystemExit, match=r"error: schedule_start_epoch \(5\) must lie between"):
+        main([*flags, "--initial-epoch", "2", "--schedule-start-epoch", "5"])
