@@ -90,7 +90,14 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         start = self.schedule_start_epoch
-        if start is not None and not 0 <= start <= self.initial_epoch:
+        if start is None:
+            return
+        if self.lr_schedule != "cosine":
+            raise ValueError(
+                "schedule_start_epoch applies to the cosine schedule only, "
+                f"not {self.lr_schedule!r}"
+            )
+        if not 0 <= start <= self.initial_epoch:
             raise ValueError(
                 f"schedule_start_epoch ({start}) must lie between 0 and initial_epoch "
                 f"({self.initial_epoch}): a schedule cannot start after the epochs it covers"
@@ -369,6 +376,7 @@ def train(config: TrainConfig) -> TrainResult:
         "mixed_precision": config.mixed_precision,
         "reduce_lr_patience": config.reduce_lr_patience,
         "lr_schedule": config.lr_schedule,
+        "schedule_start_epoch": config.schedule_start_epoch,
         "seed": config.seed,
         "seconds": round(seconds, 1),
     }

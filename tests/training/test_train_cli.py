@@ -70,6 +70,7 @@ def test_train_export_resume_and_evaluate_on_two_logical_cpus(tmp_path: Path) ->
     assert metadata["training_data"]["num_validation"] == 2
     assert metadata["training"]["epochs"] == 3
     assert metadata["training"]["lr_schedule"] == "cosine"
+    assert metadata["training"]["schedule_start_epoch"] is None  # a warm restart at epoch 2
     # Kept through the rewrite that adds the validation figures.
     assert metadata["flip_average"] is True
     assert 0.0 <= metadata["evaluation"]["normalized_error"] <= 1.5

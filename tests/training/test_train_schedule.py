@@ -74,7 +74,28 @@ def test_a_schedule_start_outside_0_to_the_initial_epoch_is_refused(start: int) 
 def test_the_train_command_refuses_a_schedule_start_after_the_initial_epoch(
     tmp_path: Path,
 ) -> None:
-    """A clear error naming the flags, before any data is read (the folder does not exist)."""
+    """A clear error naming the setting, before any data is read (the folder does not exist)."""
     flags = ["train", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "m")]
     with pytest.raises(SystemExit, match=r"error: schedule_start_epoch \(5\) must lie between"):
-        main([*flags, "--initial-epoch", "2", "--schedule-start-epoch", "5"])
+        main(
+            [
+                *flags,
+                "--lr-schedule",
+                "cosine",
+                "--initial-epoch",
+                "2",
+                "--schedule-start-epoch",
+                "5",
+            ]
+        )
+
+
+def test_a_schedule_start_without_the_cosine_schedule_is_refused() -> None:
+    with pytest.raises(ValueError, match="cosine schedule only"):
+        TrainConfig(
+            data_dir=Path("data"),
+            out_dir=Path("models/m"),
+            initial_epoch=10,
+            epochs=20,
+            schedule_start_epoch=5,
+        )
