@@ -19,15 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-def resolve_version_dir(model_dir: Path) -> Path:
-    """`models/<name>/<version>` as given, or the highest integer version inside `models/<name>`."""
-    if (model_dir / "saved_model.pb").is_file():
-        return model_dir
-    versions = [child for child in model_dir.iterdir() if child.name.isdigit() and child.is_dir()]
-    if not versions:
-        raise SystemExit(f"{model_dir}: no saved_model.pb and no integer version folder inside")
-    return max(versions, key=lambda child: int(child.name))
+from app.model_runtime import resolve_version_dir
 
 
 def main() -> None:
