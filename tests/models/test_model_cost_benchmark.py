@@ -7,18 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.bench_model_cost import resolve_version_dir
+from app.model_runtime import resolve_version_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = ROOT / "models" / "garment_landmarks"
-
-
-def test_resolve_version_dir_takes_the_highest_integer_version(tmp_path: Path) -> None:
-    for name in ("2", "10", "9", "notes"):
-        (tmp_path / name).mkdir()
-    assert resolve_version_dir(tmp_path) == tmp_path / "10"
-    (tmp_path / "10" / "saved_model.pb").write_bytes(b"")
-    assert resolve_version_dir(tmp_path / "10") == tmp_path / "10"
 
 
 def test_compares_two_savedmodels_side_by_side() -> None:
