@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from training.synth import SynthSummary, generate_dataset
+from training.synth import SynthSummary, backgrounds, generate_dataset
+from training.synth.backgrounds import render_background, stray_sleeve
 from training.synth.cli import add_synth_arguments, run_synth
 from training.synth.compose import Sample, render_sample
 from training.synth.figures import sample_hold
@@ -295,3 +296,52 @@ def test_pose_variety_keeps_rendering_deterministic() -> None:
         first, again = render_sample(SEED + 7, index), render_sample(SEED + 7, index)
         assert first.jpeg == again.jpeg and first.arms == again.arms
         np.testing.assert_array_equal(first.points, again.points)
+
+
+def test_stray_sleeve_draws_a_sleeve_of_the_given_colour_and_maybe_a_hand() -> None:
+    colour = np.array([200.0, 30.0, 40.0], np.float32)
+    hands = 0
+    for seed in range(12):
+        canvas = np.full((256, 256, 3), 128, np.uint8)
+        # Keep the sleeve on the canvas: only its start is random in a real scene.
+        stray_sleeve(np.random.default_rng(seed), canvas, colour)
+        again = np.full_like(canvas, 128)
+        stray_sleeve(np.random.default_rng(seed), again, colour)
+        np.testing.assert_array_equal(canvas, again)
+        changed = (canvas != 128).any(axis=-1)
+        fabric = (np.abs(canvas.astype(np.int16) - colour.astype(np.int16)) <= 2).all(axis=-1)
+        if changed.sum() < 200:
+            continue  # started off the frame and pointed away from it, or only grazes it
+        # Most of what it draws is the fabric itself (the rest: shade, cuff, hand, edges).
+        assert fabric.sum() >= 0.5 * changed.sum()
+        # A hand is skin: red above green above blue, unlike this fabric's blue-free red.
+        red, green, blue = (canvas[..., channel].astype(np.int16) for channel in range(3))
+        hands += int((changed & ~fabric & (red > green) & (green > blue + 5)).sum() > 20)
+    assert 0 < hands < 12
+
+
+def test_cluttered_rooms_and_flat_lays_show_stray_sleeves(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Rooms and labs draw them among their clutter, textured flat lays on a quarter of images;
+    # studio and gradient backdrops stay clean. Counted through the drawing function itself.
+    calls: list[str] = []
+
+    def counting(rng: np.random.Generator, img: np.ndarray, colour: np.ndarray) -> None:
+        calls.append("sleeve")
+        stray_sleeve(rng, img, colour)
+
+    monkeypatch.setattr(backgrounds, "stray_sleeve", counting)
+
+    styles = {
+        "studio": np.array([1.0, 0, 0, 0, 0]),
+        "room": np.array([0, 0, 0, 1.0, 0]),
+        "texture": np.array([0, 0, 1.0, 0, 0]),
+    }
+    counts = {}
+    for name, weights in styles.items():
+        calls.clear()
+        for seed in range(40):
+            render_background(np.random.default_rng(seed), 64, weights=weights)
+        counts[name] = len(calls)
+    assert counts["studio"] == 0
+    assert counts["room"] >= 20  # 3 to 9 clutter shapes an image, 15 % of them sleeves
+    assert 3 <= counts["texture"] <= 30

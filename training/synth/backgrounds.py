@@ -20,6 +20,7 @@ from training.synth.appearance import (
     random_colour,
     render_fabric,
     sample_fabric,
+    skin_tone,
 )
 
 STYLES = ("studio", "gradient", "texture", "room", "lab")
@@ -161,7 +162,8 @@ def _box(
 
 
 def _clutter(rng: np.random.Generator, img: npt.NDArray[np.uint8], floor: float, lab: bool) -> None:
-    """Distractor shapes: furniture, boxes, round things, plants, cables, fabric heaps."""
+    """Distractor shapes: furniture, boxes, round things, plants, fabric heaps, stray sleeves,
+    cables."""
     size = img.shape[0]
     count = int(rng.integers(3, 10))
     for _ in range(count):
@@ -171,11 +173,11 @@ def _clutter(rng: np.random.Generator, img: npt.NDArray[np.uint8], floor: float,
         colour = random_colour(rng)
         if lab:
             colour = np.full(3, rng.uniform(30, 230), np.float32) if rng.random() < 0.7 else colour
-        if kind < 0.3:
+        if kind < 0.27:
             w, h = int(rng.uniform(0.08, 0.45) * size), int(rng.uniform(0.06, 0.35) * size)
             y = int(min(y, floor - h)) if rng.random() < 0.6 else y
             _box(img, rng, x, y, w, h, colour)
-        elif kind < 0.45:
+        elif kind < 0.39:
             r = int(rng.uniform(0.02, 0.12) * size)
             cv2.circle(img, (x, y), r, colour.tolist(), -1, cv2.LINE_AA)
             cv2.circle(
@@ -186,7 +188,7 @@ def _clutter(rng: np.random.Generator, img: npt.NDArray[np.uint8], floor: float,
                 -1,
                 cv2.LINE_AA,
             )
-        elif kind < 0.6:
+        elif kind < 0.51:
             # Frames: a door, window, picture or monitor.
             w, h = int(rng.uniform(0.1, 0.4) * size), int(rng.uniform(0.1, 0.5) * size)
             cv2.rectangle(
@@ -197,7 +199,7 @@ def _clutter(rng: np.random.Generator, img: npt.NDArray[np.uint8], floor: float,
                 cv2.rectangle(
                     img, (x + 5, y + 5), (x + w - 5, y + h - 5), inner.tolist(), -1, cv2.LINE_AA
                 )
-        elif kind < 0.72:
+        elif kind < 0.61:
             # A plant: a pot and a cluster of leaves.
             green = np.array(rng.uniform([30, 80, 20], [90, 160, 80]), np.float32)
             for _ in range(int(rng.integers(4, 10))):
@@ -215,7 +217,7 @@ def _clutter(rng: np.random.Generator, img: npt.NDArray[np.uint8], floor: float,
                     cv2.LINE_AA,
                 )
             cv2.rectangle(img, (x - 8, y + 12), (x + 8, y + 32), colour.tolist(), -1, cv2.LINE_AA)
-        elif kind < 0.85:
+        elif kind < 0.72:
             # A heap of other fabric: an irregular soft blob.
             n = int(rng.integers(6, 12))
             angles = np.sort(rng.uniform(0, 2 * math.pi, n))
@@ -224,6 +226,8 @@ def _clutter(rng: np.random.Generator, img: npt.NDArray[np.uint8], floor: float,
                 np.int32
             )
             cv2.fillPoly(img, [poly], colour.tolist(), cv2.LINE_AA)
+        elif kind < 0.87:
+            stray_sleeve(rng, img, colour)
         else:
             pts = np.cumsum(rng.normal(0, 18, (6, 2)), axis=0) + np.array([x, y])
             cv2.polylines(
@@ -234,6 +238,82 @@ def _clutter(rng: np.random.Generator, img: npt.NDArray[np.uint8], floor: float,
                 int(rng.integers(1, 4)),
                 cv2.LINE_AA,
             )
+
+
+def stray_sleeve(rng: np.random.Generator, img: npt.NDArray[np.uint8], colour: Colour) -> None:
+    """Another garment's sleeve lying or hanging in the scene, often with a hand at its cuff.
+
+    The likeliest false sleeve end on a real photo is exactly this: someone else's arm, or a
+    garment on a chair or a rail. Drawn into the background, so it never carries a landmark,
+    and the model learns that a cuff alone is not this garment's sleeve end.
+
+    Args:
+        rng: the image's generator.
+        img: uint8 [S, S, 3] RGB, drawn into in place.
+        colour: float32 [3] RGB of the sleeve's fabric.
+    """
+    size = img.shape[0]
+    start = rng.uniform(-0.1, 1.1, 2) * size
+    angle = rng.uniform(0, 2 * math.pi)
+    length = rng.uniform(0.18, 0.45) * size
+    root_width = rng.uniform(0.06, 0.14) * size
+    cuff_width = root_width * rng.uniform(0.6, 0.9)
+    # Straight, or bent once at an elbow part-way along.
+    bend = rng.uniform(-0.9, 0.9) if rng.random() < 0.5 else 0.0
+    split = rng.uniform(0.4, 0.6)
+    first = np.array([math.cos(angle), math.sin(angle)])
+    second = np.array([math.cos(angle + bend), math.sin(angle + bend)])
+    elbow = start + first * length * split
+    wrist = elbow + second * length * (1 - split)
+    elbow_width = (root_width + cuff_width) / 2
+    segments = (
+        (start, elbow, root_width, elbow_width, first),
+        (elbow, wrist, elbow_width, cuff_width, second),
+    )
+    for a, b, width_a, width_b, direction in segments:
+        normal = np.array([-direction[1], direction[0]])
+        quad = np.array(
+            [
+                a + normal * width_a / 2,
+                b + normal * width_b / 2,
+                b - normal * width_b / 2,
+                a - normal * width_a / 2,
+            ],
+            np.int32,
+        )
+        cv2.fillPoly(img, [quad], colour.tolist(), cv2.LINE_AA)
+        # One side in shade: the fabric reads as a tube, not a flat band.
+        cv2.line(img, tuple(quad[2]), tuple(quad[3]), (colour * 0.7).tolist(), 2, cv2.LINE_AA)
+    cv2.circle(
+        img, tuple(elbow.astype(np.int32)), int(elbow_width / 2), colour.tolist(), -1, cv2.LINE_AA
+    )
+    normal = np.array([-second[1], second[0]])
+    cuff = wrist - second * cuff_width * 0.25
+    band = np.array(
+        [
+            cuff + normal * cuff_width * 0.55,
+            wrist + normal * cuff_width * 0.55,
+            wrist - normal * cuff_width * 0.55,
+            cuff - normal * cuff_width * 0.55,
+        ],
+        np.int32,
+    )
+    trim = colour * 0.8 if rng.random() < 0.7 else random_colour(rng)
+    cv2.fillPoly(img, [band], trim.tolist(), cv2.LINE_AA)
+    if rng.random() < 0.6:
+        hand_centre = wrist + second * cuff_width * 0.7
+        axes = (int(cuff_width * 0.75), int(cuff_width * 0.42))
+        cv2.ellipse(
+            img,
+            tuple(hand_centre.astype(np.int32)),
+            axes,
+            math.degrees(angle + bend),
+            0,
+            360,
+            skin_tone(rng).tolist(),
+            -1,
+            cv2.LINE_AA,
+        )
 
 
 def _room(rng: np.random.Generator, size: int, lab: bool) -> tuple[Image, float]:
@@ -298,6 +378,12 @@ def render_background(
         )
     else:
         img, floor = _room(rng, size, lab=style == "lab")
+    if style == "texture" and rng.random() < 0.25:
+        # A flat lay among other clothes: their sleeves reach into the frame.
+        canvas = np.clip(img, 0, 255).astype(np.uint8)
+        for _ in range(int(rng.integers(1, 3))):
+            stray_sleeve(rng, canvas, random_colour(rng))
+        img = canvas.astype(np.float32)
     # Backgrounds are rarely in perfect focus.
     if rng.random() < 0.5:
         img = np.asarray(cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.5, 2.5))), np.float32)
