@@ -6,13 +6,14 @@ import argparse
 import io
 import math
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
-from training.synth import SynthSummary, backgrounds, generate_dataset
+from training.synth import SynthSummary, backgrounds, compose, generate_dataset
 from training.synth.backgrounds import render_background, stray_sleeve
 from training.synth.cli import add_synth_arguments, run_synth
 from training.synth.compose import Sample, render_sample
@@ -171,6 +172,14 @@ def test_bad_arguments_are_rejected(tmp_path: Path) -> None:
         generate_dataset(tmp_path, -1, 0)
     with pytest.raises(ValueError, match="workers"):
         generate_dataset(tmp_path, 1, 0, workers=0)
+    with pytest.raises(ValueError, match="backgrounds must name"):
+        generate_dataset(tmp_path, 1, 0, backgrounds=("beach",))
+    with pytest.raises(ValueError, match="backgrounds must name"):
+        generate_dataset(tmp_path, 1, 0, backgrounds=())
+    parser = argparse.ArgumentParser()
+    add_synth_arguments(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--out", str(tmp_path), "--count", "1", "--backgrounds", "room,beach"])
 
 
 def test_warp_inverse_undoes_forward() -> None:
@@ -345,3 +354,37 @@ def test_cluttered_rooms_and_flat_lays_show_stray_sleeves(monkeypatch: pytest.Mo
     assert counts["studio"] == 0
     assert counts["room"] >= 20  # 3 to 9 clutter shapes an image, 15 % of them sleeves
     assert 3 <= counts["texture"] <= 30
+
+
+def test_background_styles_can_be_limited_without_moving_the_landmarks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    used: list[str] = []
+
+    def recording(*args: Any, **kwargs: Any) -> tuple[np.ndarray, float | None, str]:
+        result = render_background(*args, **kwargs)
+        used.append(result[2])
+        return result
+
+    monkeypatch.setattr(compose, "render_background", recording)
+    for index in range(24):
+        everywhere = render_sample(SEED, index)
+        cluttered = render_sample(SEED, index, backgrounds=("room", "lab"))
+        np.testing.assert_array_equal(everywhere.points, cluttered.points)
+        assert (everywhere.kind, everywhere.pose) == (cluttered.kind, cluttered.pose)
+    # Calls alternate: the default mix first, then the limited one.
+    assert set(used[1::2]) == {"room", "lab"}
+    assert {"studio", "texture"} <= set(used[0::2])
+
+
+def test_cli_limits_the_backgrounds(tmp_path: Path) -> None:
+    parser = argparse.ArgumentParser()
+    add_synth_arguments(parser)
+    args = parser.parse_args(
+        ["--out", str(tmp_path), "--count", "2", "--seed", "9", "--backgrounds", "room, lab"]
+    )
+    assert args.backgrounds == ("room", "lab")
+    assert run_synth(args) == 0
+    default = tmp_path / "default"
+    generate_dataset(default, 2, 9)
+    assert _files(tmp_path / "img") != _files(default / "img")

@@ -1,4 +1,4 @@
-"""`python -m training synth --out DIR --count N --seed S [--workers W]`."""
+"""`python -m training synth --out DIR --count N --seed S [--workers W] [--backgrounds A,B]`."""
 
 from __future__ import annotations
 
@@ -20,6 +20,18 @@ def _non_negative(text: str) -> int:
     return value
 
 
+def _styles(text: str) -> tuple[str, ...]:
+    from training.synth.backgrounds import STYLES
+
+    styles = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [style for style in styles if style not in STYLES]
+    if not styles or unknown:
+        raise argparse.ArgumentTypeError(
+            f"expected a comma-separated list of {', '.join(STYLES)}; got {text!r}"
+        )
+    return styles
+
+
 def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `python -m training synth`."""
     parser.add_argument("--out", type=Path, required=True, help="data directory (In-shop layout)")
@@ -28,12 +40,23 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers", type=_positive, default=1, help="rendering processes (default 1)"
     )
+    parser.add_argument(
+        "--backgrounds",
+        type=_styles,
+        default=None,
+        help=(
+            "only these background styles, comma-separated: studio, gradient, texture, room, "
+            "lab (e.g. room,lab for a set of cluttered scenes; default: all, mixed per pose)"
+        ),
+    )
 
 
 def run_synth(args: argparse.Namespace) -> int:
     """Handler of `python -m training synth`: generates the data set and prints a summary."""
     from training.synth import generate_dataset
 
-    summary = generate_dataset(args.out, args.count, args.seed, workers=args.workers)
+    summary = generate_dataset(
+        args.out, args.count, args.seed, workers=args.workers, backgrounds=args.backgrounds
+    )
     print(summary.describe())
     return 0

@@ -37,7 +37,7 @@ from training.synth.appearance import (
     sample_fabric,
     skin_tone,
 )
-from training.synth.backgrounds import draw_rail, render_background
+from training.synth.backgrounds import STYLES, draw_rail, render_background
 from training.synth.camera import degrade, encode_jpeg
 from training.synth.canvas import Canvas, Texture
 from training.synth.canvas import blur as blur_map
@@ -525,9 +525,17 @@ def _photograph(
     background_match: npt.NDArray[np.float32] | None,
     hook_top: Points | None,
     rng: np.random.Generator,
+    backgrounds: tuple[str, ...] | None = None,
 ) -> Image:
-    """Background, rail, shadow and the remapped foreground: float32 [SIZE, SIZE, 3] RGB."""
-    background, _, _ = render_background(rng, SIZE, background_match, _BACKGROUNDS[pose])
+    """Background, rail, shadow and the remapped foreground: float32 [SIZE, SIZE, 3] RGB.
+
+    `backgrounds` limits the background to those `STYLES`, in the pose's usual proportions.
+    """
+    weights = _BACKGROUNDS[pose]
+    if backgrounds is not None:
+        allowed = np.array([style in backgrounds for style in STYLES])
+        weights = weights * allowed if (weights * allowed).sum() > 0 else allowed.astype(float)
+    background, _, _ = render_background(rng, SIZE, background_match, weights)
     if hook_top is not None:
         top = placement.to_image(hook_top[None])[0]
         if 0 <= top[1] < SIZE - 1 and rng.random() < 0.7:
@@ -587,8 +595,16 @@ def _visibility(
     return visibility
 
 
-def render_sample(seed: int, index: int) -> Sample:
-    """Renders image `index` of the data set generated with `seed`."""
+def render_sample(seed: int, index: int, backgrounds: tuple[str, ...] | None = None) -> Sample:
+    """Renders image `index` of the data set generated with `seed`.
+
+    Args:
+        seed: the data set's seed.
+        index: the image's index in it.
+        backgrounds: only these background `STYLES` (e.g. `("room", "lab")` for a set of
+            cluttered scenes); None: every style, in each pose's usual proportions. The garment,
+            its pose and its landmark positions are the same either way; the scene differs.
+    """
     rng = np.random.default_rng([seed, index])
     plan, kind, pose = _choose(rng)
     garment = build_garment(rng, kind, pose)
@@ -608,7 +624,9 @@ def render_sample(seed: int, index: int) -> Sample:
     canvas = _make_canvas(garment, pose, placement)
     drawn = _draw_foreground(canvas, garment, dress, pose, turn, hold, rng)
     match = dress.fabrics["main"].colour if rng.random() < 0.12 else None
-    image = _photograph(canvas, placement, pose, match, drawn.hook_top, rng)
+    if backgrounds is not None and "studio" not in backgrounds:
+        match = None  # a garment on a backdrop of its own colour is a studio shot
+    image = _photograph(canvas, placement, pose, match, drawn.hook_top, rng, backgrounds)
 
     points = placement.to_image(garment.landmarks)
     visibility = _visibility(points, drawn.covered, plan, image, rng)

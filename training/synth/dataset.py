@@ -14,6 +14,7 @@ from pathlib import Path
 
 import cv2
 
+from training.synth.backgrounds import STYLES
 from training.synth.compose import render_sample
 from training.synth.writer import annotation_row, image_name, write_image, write_landmarks_file
 
@@ -84,8 +85,8 @@ class _Row:
     pose: str
 
 
-def _render_one(out_dir: Path, seed: int, index: int) -> _Row:
-    sample = render_sample(seed, index)
+def _render_one(out_dir: Path, seed: int, index: int, backgrounds: tuple[str, ...] | None) -> _Row:
+    sample = render_sample(seed, index, backgrounds)
     name = image_name(index, sample.category, sample.view)
     write_image(out_dir, name, sample.jpeg)
     return _Row(
@@ -102,7 +103,7 @@ def _render_one(out_dir: Path, seed: int, index: int) -> _Row:
     )
 
 
-def _render_task(task: tuple[Path, int, int]) -> _Row:
+def _render_task(task: tuple[Path, int, int, tuple[str, ...] | None]) -> _Row:
     return _render_one(*task)
 
 
@@ -111,7 +112,14 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)
 
 
-def generate_dataset(out_dir: Path, count: int, seed: int, *, workers: int = 1) -> SynthSummary:
+def generate_dataset(
+    out_dir: Path,
+    count: int,
+    seed: int,
+    *,
+    workers: int = 1,
+    backgrounds: tuple[str, ...] | None = None,
+) -> SynthSummary:
     """Renders `count` synthetic garment photos with landmarks into `out_dir`.
 
     Args:
@@ -120,20 +128,29 @@ def generate_dataset(out_dir: Path, count: int, seed: int, *, workers: int = 1) 
         count: number of images.
         seed: data-set seed; the same (seed, count) gives byte-identical output.
         workers: processes to render with (1 renders in this process).
+        backgrounds: only these background styles (`backgrounds.STYLES`); None: all of them.
+            The same seed then gives the same garments, poses and landmark positions in other scenes.
 
     Returns:
         Row counts and timing.
 
     Raises:
-        ValueError: `count` is negative or `workers` is below 1.
+        ValueError: `count` is negative, `workers` is below 1, or `backgrounds` names no
+            style or an unknown one.
     """
     if count < 0:
         raise ValueError(f"count must be >= 0, got {count}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    if backgrounds is not None:
+        unknown = sorted(set(backgrounds) - set(STYLES))
+        if not backgrounds or unknown:
+            raise ValueError(
+                f"backgrounds must name some of {', '.join(STYLES)}; got {', '.join(backgrounds)}"
+            )
     start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
-    tasks = [(out_dir, seed, index) for index in range(count)]
+    tasks = [(out_dir, seed, index, backgrounds) for index in range(count)]
     if workers == 1 or count < 2:
         previous = cv2.getNumThreads()
         cv2.setNumThreads(1)
