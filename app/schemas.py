@@ -89,7 +89,7 @@ class LandmarkResponse(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "model": {"name": "garment_landmarks", "version": 8},
+                    "model": {"name": "garment_landmarks", "version": 9},
                     "image": {"width": 1200, "height": 1600},
                     "landmarks": [_LANDMARK_EXAMPLE],
                     "overlay": "iVBORw0KGgoAAAANSUhEUgAA...",
