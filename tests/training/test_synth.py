@@ -312,7 +312,6 @@ def test_stray_sleeve_draws_a_sleeve_of_the_given_colour_and_maybe_a_hand() -> N
     hands = 0
     for seed in range(12):
         canvas = np.full((256, 256, 3), 128, np.uint8)
-        # Keep the sleeve on the canvas: only its start is random in a real scene.
         stray_sleeve(np.random.default_rng(seed), canvas, colour)
         again = np.full_like(canvas, 128)
         stray_sleeve(np.random.default_rng(seed), again, colour)

@@ -29,6 +29,20 @@ _STYLE_WEIGHTS = np.array([0.3, 0.12, 0.2, 0.23, 0.15])
 Colour = npt.NDArray[np.float32]
 
 
+def check_styles(styles: tuple[str, ...]) -> tuple[str, ...]:
+    """Returns `styles` when it names one or more of `STYLES` and nothing else.
+
+    Raises:
+        ValueError: `styles` is empty or names an unknown style.
+    """
+    unknown = [style for style in styles if style not in STYLES]
+    if not styles or unknown:
+        raise ValueError(
+            f"backgrounds must name some of {', '.join(STYLES)}; got {', '.join(styles) or 'none'}"
+        )
+    return styles
+
+
 @functools.lru_cache(maxsize=4)
 def _grid(size: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     """Normalised x and y in [0, 1) of every pixel, float32 [size, size] each (read-only)."""

@@ -21,15 +21,12 @@ def _non_negative(text: str) -> int:
 
 
 def _styles(text: str) -> tuple[str, ...]:
-    from training.synth.backgrounds import STYLES
+    from training.synth.backgrounds import check_styles
 
-    styles = tuple(part.strip() for part in text.split(",") if part.strip())
-    unknown = [style for style in styles if style not in STYLES]
-    if not styles or unknown:
-        raise argparse.ArgumentTypeError(
-            f"expected a comma-separated list of {', '.join(STYLES)}; got {text!r}"
-        )
-    return styles
+    try:
+        return check_styles(tuple(part.strip() for part in text.split(",") if part.strip()))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def add_synth_arguments(parser: argparse.ArgumentParser) -> None:

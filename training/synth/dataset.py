@@ -14,7 +14,7 @@ from pathlib import Path
 
 import cv2
 
-from training.synth.backgrounds import STYLES
+from training.synth.backgrounds import check_styles
 from training.synth.compose import render_sample
 from training.synth.writer import annotation_row, image_name, write_image, write_landmarks_file
 
@@ -129,7 +129,8 @@ def generate_dataset(
         seed: data-set seed; the same (seed, count) gives byte-identical output.
         workers: processes to render with (1 renders in this process).
         backgrounds: only these background styles (`backgrounds.STYLES`); None: all of them.
-            The same seed then gives the same garments, poses and landmark positions in other scenes.
+            The same seed then gives the same garments, poses and landmark positions in other
+            scenes.
 
     Returns:
         Row counts and timing.
@@ -143,11 +144,7 @@ def generate_dataset(
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     if backgrounds is not None:
-        unknown = sorted(set(backgrounds) - set(STYLES))
-        if not backgrounds or unknown:
-            raise ValueError(
-                f"backgrounds must name some of {', '.join(STYLES)}; got {', '.join(backgrounds)}"
-            )
+        check_styles(backgrounds)
     start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     tasks = [(out_dir, seed, index, backgrounds) for index in range(count)]
