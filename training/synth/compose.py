@@ -533,8 +533,8 @@ def _photograph(
     """
     weights = _BACKGROUNDS[pose]
     if backgrounds is not None:
-        allowed = np.array([style in backgrounds for style in STYLES])
-        weights = weights * allowed if (weights * allowed).sum() > 0 else allowed.astype(float)
+        # Every pose gives every style some weight, so any non-empty choice keeps some.
+        weights = weights * np.array([style in backgrounds for style in STYLES])
     background, _, _ = render_background(rng, SIZE, background_match, weights)
     if hook_top is not None:
         top = placement.to_image(hook_top[None])[0]
