@@ -27,6 +27,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 test: lint typecheck
+	bash scripts/install_test_packages.sh
 	VENV=$(VENV) bash scripts/check_containers.sh
 	$(BIN)/pytest
 

@@ -63,7 +63,40 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `python -m training train`."""
     from training.train import LR_SCHEDULES
 
-    parser.add_argument("--data", type=Path, required=True, help="folder in In-shop layout")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="folder in In-shop layout, or of labelled photos (landmarks.csv / labels.csv)",
+    )
+    parser.add_argument(
+        "--photos",
+        type=Path,
+        action="append",
+        default=[],
+        help="a labelled photo folder to mix into training (repeatable); needs --steps-per-epoch",
+    )
+    parser.add_argument(
+        "--photo-weight",
+        type=float,
+        default=0.3,
+        help="share of every batch drawn from --photos (default 0.3)",
+    )
+    parser.add_argument(
+        "--validation-data",
+        type=Path,
+        help="a labelled folder (either form) to validate on; --data is then not split",
+    )
+    parser.add_argument(
+        "--freeze-encoder",
+        action="store_true",
+        help="pretrained encoders: train only the decoder (a first transfer stage)",
+    )
+    parser.add_argument(
+        "--train-encoder-bn",
+        action="store_true",
+        help="pretrained encoders: let BatchNorm statistics adapt (default: keep ImageNet's)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="models/NAME; export -> NAME/V")
     parser.add_argument("--version", type=int, default=1, help="export version (default 1)")
     parser.add_argument("--run-dir", type=Path, help="logs and checkpoints (default runs/NAME)")
@@ -149,6 +182,11 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
         data_dir=args.data,
         out_dir=args.out,
+        photo_dirs=tuple(args.photos),
+        photo_weight=args.photo_weight,
+        validation_dir=args.validation_data,
+        freeze_encoder=args.freeze_encoder,
+        train_encoder_bn=args.train_encoder_bn,
         version=args.version,
         run_dir=args.run_dir,
         architecture=args.arch,
@@ -218,11 +256,10 @@ def run_export(args: argparse.Namespace) -> int:
 
     import training.loss  # noqa: F401  (registers the custom loss and metric for loading)
     from training.export import base_metadata, export_saved_model
+    from training.model import architecture_of
 
     model = keras.saving.load_model(args.checkpoint)
-    architecture = "unet" if any("skip" in layer.name for layer in model.layers) else "seed"
-    first_conv = model.get_layer("encoder0_conv0")
-    width = first_conv.filters / 16
+    architecture, width = architecture_of(model)
     metadata = base_metadata(args.out.name, args.version, architecture, width, args.top_k)
     metadata["training_data"] = {"checkpoint": str(args.checkpoint)}
     export_dir = export_saved_model(

