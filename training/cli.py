@@ -269,6 +269,81 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_adapt_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of `python -m training adapt`."""
+    parser.add_argument("--model", type=Path, required=True, help="models/NAME[/VERSION]")
+    parser.add_argument(
+        "--photos", type=Path, required=True, help="folder of your photos (unlabelled)"
+    )
+    parser.add_argument("--out", type=Path, required=True, help="models/NAME for the result")
+    parser.add_argument("--version", type=int, default=1)
+    parser.add_argument("--run-dir", type=Path, help="work folder (default runs/NAME-adapt)")
+    parser.add_argument(
+        "--labelled",
+        type=Path,
+        action="append",
+        default=[],
+        help="a labelled photo folder (CSV form) to train on too (repeatable)",
+    )
+    parser.add_argument(
+        "--synthetic", type=Path, help="synthetic set in In-shop layout (default: generate one)"
+    )
+    parser.add_argument("--synthetic-count", type=int, default=2000)
+    parser.add_argument("--validation-data", type=Path, help="a labelled folder to validate on")
+    parser.add_argument(
+        "--agreement-px",
+        type=float,
+        default=3.0,
+        help="a photo is pseudo-labelled when all six points agree with its mirror image's "
+        "within this many pixels of the 256x256 input (default 3)",
+    )
+    parser.add_argument("--photo-weight", type=float, default=0.5)
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--steps-per-epoch", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--learning-rate", type=float, default=2e-4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=2)
+
+
+def run_adapt(args: argparse.Namespace) -> int:
+    """Handler of `python -m training adapt`."""
+    from training.adapt import AdaptConfig, adapt
+
+    config = AdaptConfig(
+        model_dir=args.model,
+        photos_dir=args.photos,
+        out_dir=args.out,
+        version=args.version,
+        run_dir=args.run_dir or Path("runs") / f"{args.out.name}-adapt",
+        labelled_dirs=tuple(args.labelled),
+        synthetic_dir=args.synthetic,
+        synthetic_count=args.synthetic_count,
+        validation_dir=args.validation_data,
+        agreement_px=args.agreement_px,
+        photo_weight=args.photo_weight,
+        epochs=args.epochs,
+        steps_per_epoch=args.steps_per_epoch,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        seed=args.seed,
+        verbose=args.verbose,
+    )
+    try:
+        labels, result = adapt(config)
+    except ValueError as error:
+        raise SystemExit(f"python -m training adapt: error: {error}") from None
+    for path, reason in labels.unreadable:
+        print(f"skipped {path}: {reason}")
+    print(
+        f"pseudo-labelled {labels.kept} photo(s) ({labels.disagreeing} disagreed with their "
+        f"mirror image); exported {result.export_dir}"
+    )
+    if result.validation:
+        print(f"validation: NE {result.validation['normalized_error']:.4f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
@@ -282,6 +357,12 @@ def build_parser() -> argparse.ArgumentParser:
     export_parser = commands.add_parser("export", help="export a checkpoint as a SavedModel")
     add_export_arguments(export_parser)
     export_parser.set_defaults(handler=run_export)
+
+    adapt_parser = commands.add_parser(
+        "adapt", help="fine-tune a model to your own unlabelled photos (pseudo-labels)"
+    )
+    add_adapt_arguments(adapt_parser)
+    adapt_parser.set_defaults(handler=run_adapt)
 
     from training.evaluate import add_evaluate_arguments, run_evaluate
 
