@@ -1,25 +1,40 @@
-"""Evaluates an exported SavedModel on an annotated data set in In-shop layout.
+"""Evaluates an exported SavedModel on annotated photos: an In-shop data set or labelled photos.
 
-    annotations -> read photo -> [corrupt it] -> resize to 256x256 -> `serving_default` ->
-    landmarks in model space -> back to the photo's own pixels -> metrics -> report.json,
-    report.md, worst/*.png
+    annotations -> decode the photo as the service does -> [corrupt it] -> resize to 256x256 ->
+    `serving_default` -> landmarks and scores in model space -> back to the photo's own
+    pixels -> metrics, detection figures -> report.json, report.md, worst/*.png
+
+`data` is either a directory in DeepFashion In-shop layout (`list_landmarks_inshop.txt`,
+`img/...`) or labelled photos in the CSV form of `training.photo_labels` (a `landmarks.csv` or
+`labels.csv`, or the CSV file itself). Both go through one preprocessing path, the service's
+own: `app.decoding.decode_image` (EXIF orientation applied, every mode to 8-bit RGB) and
+`app.geometry.resize_for_model`; predictions go back with `app.geometry.model_to_image`. So the
+figures measure what a user's upload gets, decoding included. In-shop photos carry no EXIF
+orientation, so their annotations still index the pixels as stored.
 
 With `corruption`, every photo is first degraded by one of `training.corruptions` (blur,
-noise, JPEG artefacts, ...): the same figures then say how robust the model is to it.
+noise, JPEG artefacts, ...) at its full decoded size, then resized: the same figures then say
+how robust the model is to it.
 
 The model is used only through its exported signature (docs/CONTRACT.md), exactly as the service
-uses it, so the figures measure what is served, decoding included.
+uses it.
 
-Metrics count *visible* landmarks only (visibility 0), as in the DeepFashion papers: occluded
-and truncated points are the annotators' guesses. For a landmark seen in an image of width W and
-height H, with prediction error (dx, dy) in that image's pixels:
+Metrics count *visible* landmarks only (In-shop visibility 0), as in the DeepFashion papers:
+occluded and truncated points are the annotators' guesses. Labelled photos have no visibility
+column, so all their landmarks count. For a landmark seen in an image of width W and height H,
+with prediction error (dx, dy) in that image's pixels:
 
 - pixel error: sqrt(dx^2 + dy^2);
 - normalised distance: sqrt((dx / W)^2 + (dy / H)^2);
 - NE: per landmark, the mean normalised distance over the images where it is visible; overall,
   the mean of the six per-landmark figures (the mean pixel error is averaged the same way);
 - PCK@t: the fraction of visible landmarks whose normalised distance is <= t, per landmark and
-  pooled over all visible landmarks.
+  pooled over all visible landmarks;
+- detection: the service marks a landmark `detected` when its score is >= the threshold
+  (DETECTION_THRESHOLD); a landmark is *right* when its normalised distance is < 0.1.
+  Precision = right and detected / detected, recall = right and detected / right.
+
+When labelled photos have a `kind`, the same figures are also given per kind.
 
 Errors raised here::
 
@@ -27,11 +42,13 @@ Errors raised here::
      └── ModelNotFoundError     no SavedModel where the model directory points
     ValueError
      └── EvaluationError        the evaluation cannot go on
-          ├── NoSamplesError    no annotation row passes the filter
+          ├── NoSamplesError    no annotation row passes the filter, or the CSV has no rows
           ├── ImageReadError    a listed image cannot be decoded
           └── ModelOutputError  the signature's outputs break docs/CONTRACT.md
 
-The loader's own `AnnotationError` and `MissingImagesError` pass through unchanged.
+The loaders' own errors pass through unchanged: `AnnotationError` and `MissingImagesError`
+(In-shop), `PhotoLabelsError` (a malformed CSV, or a photo whose size is not its row's) and
+`FileNotFoundError` (a photo the CSV lists is missing).
 """
 
 from __future__ import annotations
@@ -47,10 +64,14 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import tensorflow as tf
 
+from app.decoding import DecodedImage, decode_image
+from app.errors import InputError
+from app.geometry import model_to_image, resize_for_model
+from app.settings import Settings
+from training import photo_labels
 from training.annotations import (
     LANDMARKS_FILE,
     VISIBLE,
@@ -59,11 +80,26 @@ from training.annotations import (
     load_all,
 )
 from training.corruptions import CORRUPTIONS, check_name, corrupt, describe
+from training.evaluation_report import (
+    INSHOP_FORMAT,
+    PHOTOS_FORMAT,
+    EvaluationReport,
+    WorstImage,
+    format_markdown,
+    format_summary,
+)
 from training.export import METADATA_FILE
 from training.landmarks import IMAGE_SIZE, LANDMARK_NAMES, NUM_LANDMARKS
 from training.overlays import render_comparison, save_png
+from training.photo_labels import PhotoLabelsError
 
 PCK_THRESHOLDS: tuple[float, ...] = (0.05, 0.1, 0.2)
+# A prediction is "right" when its normalised distance is below this (strictly): about a tenth
+# of the garment's photo, the bound PCK@0.1 uses too.
+RIGHT_DISTANCE = 0.1
+# The service's own default, read from its Settings field so the number lives in one place and
+# the figures describe the threshold users actually get.
+DEFAULT_DETECTION_THRESHOLD: float = float(Settings.model_fields["DETECTION_THRESHOLD"].default)
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 WORST_DIR = "worst"
@@ -274,6 +310,97 @@ def _pck_key(threshold: float) -> str:
     return f"{threshold:g}"
 
 
+def detection_metrics(
+    scores: np.ndarray, normalized: np.ndarray, visible: np.ndarray, threshold: float
+) -> dict[str, Any]:
+    """How well the service's `detected` flag tells right predictions from wrong ones.
+
+    Args:
+        scores: float [N, 6] the signature's `scores`, each landmark's probability.
+        normalized: float [N, 6] normalised distances (`normalized_distances`); may be NaN where
+            not visible.
+        visible: bool [N, 6]; only True entries count.
+        threshold: detected means score >= threshold, as in the service.
+
+    Returns:
+        A JSON-ready dict::
+
+            threshold, right_distance: float
+            num_points, num_detected, num_right, num_right_detected: int
+            precision: right and detected / detected (None when nothing is detected)
+            recall: right and detected / right (None when nothing is right)
+            detected_fraction, right_fraction: over num_points (None when it is 0)
+
+    Raises:
+        ValueError: the shapes disagree.
+    """
+    scores = np.asarray(scores, np.float64)
+    normalized = np.asarray(normalized, np.float64)
+    visible = np.asarray(visible)
+    if scores.shape != normalized.shape or scores.shape != visible.shape or scores.ndim != 2:
+        raise ValueError(
+            f"scores {list(scores.shape)}, distances {list(normalized.shape)} and visible "
+            f"{list(visible.shape)} must be the same [N, K]"
+        )
+    detected = visible & (scores >= threshold)
+    # inf, not NaN, where a point does not count: no comparison then sees an undefined value.
+    right = visible & (np.where(visible, normalized, np.inf) < RIGHT_DISTANCE)
+    num_points = int(visible.sum())
+    num_detected = int(detected.sum())
+    num_right = int(right.sum())
+    num_both = int((detected & right).sum())
+
+    def ratio(numerator: int, denominator: int) -> float | None:
+        return numerator / denominator if denominator else None
+
+    return {
+        "threshold": float(threshold),
+        "right_distance": RIGHT_DISTANCE,
+        "num_points": num_points,
+        "num_detected": num_detected,
+        "num_right": num_right,
+        "num_right_detected": num_both,
+        "precision": ratio(num_both, num_detected),
+        "recall": ratio(num_both, num_right),
+        "detected_fraction": ratio(num_detected, num_points),
+        "right_fraction": ratio(num_right, num_points),
+    }
+
+
+def metrics_by_kind(
+    kinds: Sequence[str],
+    predicted: np.ndarray,
+    truth: np.ndarray,
+    visible: np.ndarray,
+    image_sizes: np.ndarray,
+    scores: np.ndarray,
+    threshold: float,
+) -> dict[str, dict[str, Any]]:
+    """`compute_metrics` per kind, each with its `detection_metrics` under `detection`.
+
+    Args:
+        kinds: [N] each image's kind; "" (no kind) is left out of the grouping.
+        predicted: float [N, 6, 2] (x, y) in each image's pixels.
+        truth: float [N, 6, 2] (x, y) in each image's pixels.
+        visible: bool [N, 6].
+        image_sizes: float [N, 2] (width, height).
+        scores: float [N, 6].
+        threshold: the detection threshold.
+
+    Returns:
+        {kind: figures}, kinds in sorted order; empty when no image has a kind.
+    """
+    labels = np.asarray(kinds, dtype=object)
+    groups: dict[str, dict[str, Any]] = {}
+    for kind in sorted({kind for kind in kinds if kind}):
+        rows = labels == kind
+        figures = compute_metrics(predicted[rows], truth[rows], visible[rows], image_sizes[rows])
+        distances = normalized_distances(predicted[rows], truth[rows], image_sizes[rows])
+        figures["detection"] = detection_metrics(scores[rows], distances, visible[rows], threshold)
+        groups[kind] = figures
+    return groups
+
+
 # === Model ===
 
 
@@ -345,47 +472,68 @@ def load_saved_model(model_dir: Path) -> ServingSignature:
 # === Images ===
 
 
-def read_image_rgb(path: Path) -> np.ndarray:
-    """Decodes an image file (any size, grey or colour) to RGB.
+def _decode(path: Path) -> DecodedImage:
+    """`app.decoding.decode_image` on a whole file, its errors turned into ImageReadError."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise ImageReadError(f"cannot read image {path}: {error}") from error
+    try:
+        return decode_image(data, photo_labels.MAX_PIXELS)
+    except InputError as error:
+        raise ImageReadError(f"cannot decode image {path}: {error.message}") from error
 
-    EXIF orientation is ignored: annotations index the pixels as stored, and rotating the
-    image would move every landmark away from its annotation.
+
+def read_image_rgb(path: Path) -> np.ndarray:
+    """Decodes a photo in full, exactly as the service decodes an upload it draws an overlay on.
+
+    EXIF orientation is applied and every mode (grey, palette, alpha, 16-bit) becomes 8-bit
+    RGB (`app.decoding.decode_image`).
 
     Returns:
-        uint8 [H, W, 3] RGB.
+        uint8 [H, W, 3] RGB, H and W after EXIF rotation.
 
     Raises:
-        ImageReadError: OpenCV cannot decode the file.
+        ImageReadError: the file cannot be read, or is not an image the service decodes.
     """
-    # Bytes first, then decode: cv2.imread cannot open non-ASCII paths on every platform.
-    data = np.fromfile(path, dtype=np.uint8)
-    if data.size == 0:  # imdecode asserts on an empty buffer instead of returning None
-        raise ImageReadError(f"image {path} is empty")
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    if image is None:
-        raise ImageReadError(f"cannot decode image {path}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return _decode(path).pixels
 
 
-def to_model_input(image: np.ndarray) -> np.ndarray:
-    """Resizes a photo to the model's input (INTER_AREA: averaging, no aliasing when shrinking).
+def model_input(
+    path: Path, corruption: str | None = None, seed: int = 0
+) -> tuple[np.ndarray, int, int]:
+    """A photo as the model sees it: the service's decoding and resizing, corrupted if asked.
+
+    Without a corruption this is `training.photo_labels.model_input`, the service's own path
+    for an upload (a large JPEG may decode at a reduced scale, `decode_image`'s `min_side`).
+    A corruption is applied to the full decoded photo, since its strength is defined on the
+    photo as taken, then the result is resized the same way.
 
     Args:
-        image: uint8 [H, W, 3] RGB.
+        path: the image file.
+        corruption: a `training.corruptions.CORRUPTIONS` name, or None.
+        seed: seeds a random corruption (pass the image's index, so reruns agree).
 
     Returns:
-        uint8 [256, 256, 3] RGB.
+        uint8 [256, 256, 3] RGB, and the photo's width and height after EXIF rotation.
+
+    Raises:
+        ImageReadError: the file cannot be read, or is not an image the service decodes.
     """
-    if image.shape[:2] == (IMAGE_SIZE, IMAGE_SIZE):
-        return image
-    return cv2.resize(image, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
+    if corruption is None:
+        try:
+            return photo_labels.model_input(path, IMAGE_SIZE)
+        except OSError as error:
+            raise ImageReadError(f"cannot read image {path}: {error}") from error
+        except InputError as error:
+            raise ImageReadError(f"cannot decode image {path}: {error.message}") from error
+    decoded = _decode(path)
+    degraded = corrupt(decoded.pixels, corruption, seed=seed)
+    return resize_for_model(degraded, IMAGE_SIZE), decoded.width, decoded.height
 
 
 def model_to_image_points(points: np.ndarray, image_sizes: np.ndarray) -> np.ndarray:
-    """Maps model-space points to each image's pixels: x = (u + 0.5) * W / 256 - 0.5.
-
-    Pixel centres sit at integer indices in both spaces (the contract's convention), so the
-    half-pixel shifts keep a point on the same spot of the picture through the resize.
+    """Maps model-space points to each image's pixels with the service's `model_to_image`.
 
     Args:
         points: float [N, K, 2] (u, v) in 256x256 model space.
@@ -394,92 +542,93 @@ def model_to_image_points(points: np.ndarray, image_sizes: np.ndarray) -> np.nda
     Returns:
         float64 [N, K, 2] (x, y) in each image's pixels.
     """
-    factors = np.asarray(image_sizes, np.float64)[:, np.newaxis, :] / IMAGE_SIZE
-    return (np.asarray(points, np.float64) + 0.5) * factors - 0.5
+    mapped = [
+        model_to_image(image_points, int(width), int(height), IMAGE_SIZE)
+        for image_points, (width, height) in zip(points, image_sizes, strict=True)
+    ]
+    return np.stack(mapped) if mapped else np.zeros((0, NUM_LANDMARKS, 2))
 
 
 # === Evaluation ===
 
 
 @dataclasses.dataclass(frozen=True)
-class WorstImage:
-    """One of the images with the largest mean normalised error.
+class _Sample:
+    """One image to score, whatever file it was listed in.
 
     Attributes:
-        rank: 1 for the worst.
-        image_name: path relative to the data directory.
-        normalized_error: the image's mean normalised distance over its visible landmarks.
-        mean_pixel_error: the image's mean pixel error over its visible landmarks.
-        overlay: the PNG written for it.
+        name: the image's path as the listing gives it (relative to its folder).
+        path: the file.
+        truth: float64 [6, 2] (x, y) in the image's own pixels after EXIF rotation.
+        visible: bool [6], the landmarks that count.
+        kind: the photo's kind, "" when it has none.
+        size: (width, height) the listing states, to check against the decoded photo; None
+            where it states none (In-shop).
     """
 
-    rank: int
-    image_name: str
-    normalized_error: float
-    mean_pixel_error: float
-    overlay: Path
+    name: str
+    path: Path
+    truth: np.ndarray
+    visible: np.ndarray
+    kind: str
+    size: tuple[int, int] | None
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class EvaluationReport:
-    """What `evaluate_model` measured and wrote.
+def _inshop_samples(data_dir: Path, options: FilterOptions) -> list[_Sample]:
+    annotations = load_all(data_dir, options)
+    if not annotations:
+        raise NoSamplesError(f"no rows in {data_dir / LANDMARKS_FILE} pass the filter {options}")
+    return [
+        _Sample(
+            name=a.image_name,
+            path=data_dir / a.image_name,
+            truth=a.points.astype(np.float64),
+            visible=a.visibility == VISIBLE,
+            kind="",
+            size=None,
+        )
+        for a in annotations
+    ]
 
-    Attributes:
-        metrics: the `compute_metrics` dict.
-        model: name, version, architecture, width_multiplier, exported_at, path.
-        data_dir: the evaluated data directory.
-        filters: the filter options the rows passed.
-        corruption: the `training.corruptions` name applied to every photo, or None.
-        num_images: images evaluated.
-        evaluated_at: ISO 8601 UTC time of the evaluation.
-        image_names: [N] in annotation order.
-        predicted_points: float64 [N, 6, 2] (x, y) predictions in each image's pixels.
-        image_normalized_error: float64 [N] mean normalised distance per image (NaN: none
-            visible).
-        worst: the worst images, worst first.
-        out_dir: where the report was written.
-        report_json: `out_dir/report.json`.
-        report_md: `out_dir/report.md`.
-    """
 
-    metrics: dict[str, Any]
-    model: dict[str, Any]
-    data_dir: Path
-    filters: FilterOptions
-    corruption: str | None
-    num_images: int
-    evaluated_at: str
-    image_names: tuple[str, ...]
-    predicted_points: np.ndarray
-    image_normalized_error: np.ndarray
-    worst: tuple[WorstImage, ...]
-    out_dir: Path
-    report_json: Path
-    report_md: Path
+def _photo_samples(data_path: Path) -> list[_Sample]:
+    folder, photos = photo_labels.read_labels(data_path)
+    if not photos:
+        raise NoSamplesError(f"{photo_labels.find_labels_file(data_path)} has no rows")
+    samples = [
+        _Sample(
+            name=photo.image,
+            path=folder / photo.image,
+            truth=photo.points.astype(np.float64),
+            # The CSV form has no visibility column: every labelled point counts.
+            visible=np.ones(NUM_LANDMARKS, dtype=bool),
+            kind=photo.kind,
+            size=(photo.width, photo.height),
+        )
+        for photo in photos
+    ]
+    # All missing files at once, before the model loads, rather than one per run.
+    missing = [
+        f"{sample.path} (row {photo.row})"
+        for sample, photo in zip(samples, photos, strict=True)
+        if not sample.path.is_file()
+    ]
+    if missing:
+        shown = ", ".join(missing[:5]) + (
+            f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        )
+        raise FileNotFoundError(f"{len(missing)} listed image(s) do not exist: {shown}")
+    return samples
 
-    def to_json(self) -> dict[str, Any]:
-        """The report.json document."""
-        return {
-            "model": self.model,
-            "data": {
-                "path": str(self.data_dir),
-                "num_images": self.num_images,
-                "filters": dataclasses.asdict(self.filters),
-                "corruption": self.corruption,
-            },
-            "evaluated_at": self.evaluated_at,
-            "metrics": self.metrics,
-            "worst": [
-                {
-                    "rank": item.rank,
-                    "image_name": item.image_name,
-                    "normalized_error": item.normalized_error,
-                    "mean_pixel_error": item.mean_pixel_error,
-                    "overlay": item.overlay.relative_to(self.out_dir).as_posix(),
-                }
-                for item in self.worst
-            ],
-        }
+
+def _check_size(sample: _Sample, width: int, height: int, labels_file: Path) -> None:
+    # Landmarks are in the image's own pixels: a size that differs from the row's (typically
+    # an EXIF rotation the labeller did not see) would silently misplace every one of them.
+    if sample.size is not None and sample.size != (width, height):
+        raise PhotoLabelsError(
+            f"{sample.path} is {width}x{height} after EXIF rotation, but {labels_file} says "
+            f"{sample.size[0]}x{sample.size[1]}"
+        )
 
 
 @dataclasses.dataclass
@@ -511,18 +660,28 @@ def _model_info(version_dir: Path, metadata: Mapping[str, Any]) -> dict[str, Any
 
 def _run_signature(
     signature: ServingSignature, images: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Runs one batch; returns landmarks float32 [B, 6, 2] and class maps uint8 [B, 256, 256]."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs one batch of B images (uint8 [B, 256, 256, 3]).
+
+    Returns:
+        landmarks float32 [B, 6, 2] in model space, scores float32 [B, 6] and class maps
+        uint8 [B, 256, 256].
+    """
     outputs = signature(images=tf.constant(images))
-    for key in ("landmarks", "class_map"):
+    for key in ("landmarks", "scores", "class_map"):
         if key not in outputs:
             raise ModelOutputError(f"the signature returns {sorted(outputs)}, without {key!r}")
     landmarks = np.asarray(outputs["landmarks"])
+    scores = np.asarray(outputs["scores"])
     class_maps = np.asarray(outputs["class_map"])
     batch = images.shape[0]
     if landmarks.shape != (batch, NUM_LANDMARKS, 2):
         raise ModelOutputError(
             f"landmarks should be [{batch}, {NUM_LANDMARKS}, 2], got {list(landmarks.shape)}"
+        )
+    if scores.shape != (batch, NUM_LANDMARKS):
+        raise ModelOutputError(
+            f"scores should be [{batch}, {NUM_LANDMARKS}], got {list(scores.shape)}"
         )
     if class_maps.shape != (batch, IMAGE_SIZE, IMAGE_SIZE):
         raise ModelOutputError(
@@ -531,7 +690,9 @@ def _run_signature(
         )
     if not np.all(np.isfinite(landmarks)):
         raise ModelOutputError("the signature returned non-finite landmark coordinates")
-    return landmarks, class_maps
+    if not np.all(np.isfinite(scores)):
+        raise ModelOutputError("the signature returned non-finite scores")
+    return landmarks, scores, class_maps
 
 
 def _overlay_name(rank: int, image_name: str) -> str:
@@ -549,30 +710,36 @@ def evaluate_model(
     num_worst: int = 8,
     options: FilterOptions | None = None,
     corruption: str | None = None,
+    detection_threshold: float = DEFAULT_DETECTION_THRESHOLD,
 ) -> EvaluationReport:
-    """Scores an exported model on an annotated data set and writes the report.
+    """Scores an exported model on annotated photos and writes the report.
 
     Args:
         model_dir: `models/<name>` or `models/<name>/<version>`.
-        data_dir: a data directory in In-shop layout (`list_landmarks_inshop.txt`, `img/...`).
+        data_dir: a data directory in In-shop layout (`list_landmarks_inshop.txt`, `img/...`),
+            or labelled photos: a `landmarks.csv` / `labels.csv` file or a folder holding one
+            (`training.photo_labels`).
         out_dir: where `report.json`, `report.md` and `worst/` go; created if missing. PNGs
             already in `worst/` are removed so the folder holds only this run's pictures.
         batch_size: images per signature call.
         num_worst: overlays to draw for the images with the largest mean normalised error.
-        options: which rows to evaluate; default the seed's filter (upper body, normal pose,
-            all six landmarks visible).
+        options: which In-shop rows to evaluate; default the seed's filter (upper body, normal
+            pose, all six landmarks visible). Labelled photos are all evaluated.
         corruption: a `training.corruptions.CORRUPTIONS` name to apply to every photo before
             the model sees it (seeded by the row's index, so reruns agree), or None.
+        detection_threshold: a landmark is detected when its score is at least this; default
+            the service's DETECTION_THRESHOLD default.
 
     Returns:
         The `EvaluationReport`.
 
     Raises:
         ModelNotFoundError: no SavedModel at `model_dir`.
-        FileNotFoundError: the landmarks file is missing.
-        AnnotationError: the landmarks file is malformed.
-        MissingImagesError: listed images are not on disk.
-        NoSamplesError: no row passes the filter.
+        FileNotFoundError: the landmarks file, or a photo a CSV lists, is missing.
+        AnnotationError: the In-shop landmarks file is malformed.
+        MissingImagesError: In-shop images are not on disk.
+        PhotoLabelsError: the CSV is malformed, or a photo's size is not its row's.
+        NoSamplesError: no row passes the filter, or the CSV has none.
         ImageReadError: an image cannot be decoded.
         ModelOutputError: the signature breaks the contract.
     """
@@ -580,38 +747,43 @@ def evaluate_model(
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     if num_worst < 0:
         raise ValueError(f"num_worst must not be negative, got {num_worst}")
+    if not 0.0 <= detection_threshold <= 1.0:
+        raise ValueError(f"detection_threshold must be in [0, 1], got {detection_threshold}")
     if corruption is not None:
         check_name(corruption)  # before the model loads, not at the first image
     data_dir, out_dir = Path(data_dir), Path(out_dir)
-    options = options or FilterOptions()
     version_dir = resolve_model_dir(Path(model_dir))
-    annotations = load_all(data_dir, options)
-    if not annotations:
-        raise NoSamplesError(f"no rows in {data_dir / LANDMARKS_FILE} pass the filter {options}")
+    labels_file = photo_labels.find_labels_file(data_dir)
+    filters: FilterOptions | None
+    if labels_file is not None:
+        data_format, filters = PHOTOS_FORMAT, None
+        samples = _photo_samples(data_dir)
+    else:
+        data_format, filters = INSHOP_FORMAT, options or FilterOptions()
+        labels_file = data_dir / LANDMARKS_FILE
+        samples = _inshop_samples(data_dir, filters)
     signature = load_saved_model(version_dir)
     model = _model_info(version_dir, read_model_metadata(version_dir))
 
-    num_images = len(annotations)
-    truth = np.stack([a.points for a in annotations]).astype(np.float64)  # [N, 6, 2]
-    visible = np.stack([a.visibility == VISIBLE for a in annotations])  # [N, 6]
+    num_images = len(samples)
+    truth = np.stack([sample.truth for sample in samples])  # [N, 6, 2]
+    visible = np.stack([sample.visible for sample in samples])  # [N, 6]
     image_sizes = np.zeros((num_images, 2), np.float64)  # (width, height)
     predicted = np.zeros((num_images, NUM_LANDMARKS, 2), np.float64)
+    scores = np.zeros((num_images, NUM_LANDMARKS), np.float64)
     image_error = np.full(num_images, np.nan)
     # Only the current worst images' class maps are kept, so memory does not grow with the set.
     worst: list[_Candidate] = []
 
-    def read_photo(index: int) -> np.ndarray:
-        """Row `index`'s photo as the model sees it: uint8 [H, W, 3] RGB, corrupted if asked."""
-        photo = read_image_rgb(data_dir / annotations[index].image_name)
-        return photo if corruption is None else corrupt(photo, corruption, seed=index)
-
     for start in range(0, num_images, batch_size):
         stop = min(start + batch_size, num_images)
-        photos = [read_photo(index) for index in range(start, stop)]
-        image_sizes[start:stop] = [(photo.shape[1], photo.shape[0]) for photo in photos]
-        landmarks, class_maps = _run_signature(
-            signature, np.stack([to_model_input(photo) for photo in photos])
-        )
+        inputs = []
+        for index in range(start, stop):
+            pixels, width, height = model_input(samples[index].path, corruption, seed=index)
+            _check_size(samples[index], width, height, labels_file)
+            image_sizes[index] = (width, height)
+            inputs.append(pixels)
+        landmarks, scores[start:stop], class_maps = _run_signature(signature, np.stack(inputs))
         predicted[start:stop] = model_to_image_points(landmarks, image_sizes[start:stop])
         image_error[start:stop] = per_image_normalized_error(
             predicted[start:stop], truth[start:stop], visible[start:stop], image_sizes[start:stop]
@@ -624,6 +796,8 @@ def evaluate_model(
         worst = _keep_worst(worst, num_worst)
 
     metrics = compute_metrics(predicted, truth, visible, image_sizes)
+    distances = normalized_distances(predicted, truth, image_sizes)
+    kinds = tuple(sample.kind for sample in samples)
     image_pixel_error = _masked_mean(pixel_distances(predicted, truth), visible, axis=1)
 
     worst_dir = out_dir / WORST_DIR
@@ -632,32 +806,47 @@ def evaluate_model(
         stale.unlink()
     worst_images = []
     for rank, candidate in enumerate(worst, start=1):
-        annotation = annotations[candidate.index]
+        sample = samples[candidate.index]
         error = candidate.normalized_error
         pixel_error = float(image_pixel_error[candidate.index])
+        # The full photo, as the service draws its overlay on, corrupted as the model saw it.
+        photo = read_image_rgb(sample.path)
+        if corruption is not None:
+            photo = corrupt(photo, corruption, seed=candidate.index)
+        kind = f" [{sample.kind}]" if sample.kind else ""
         picture = render_comparison(
-            read_photo(candidate.index),
+            photo,
             candidate.class_map,
             truth[candidate.index],
             predicted[candidate.index],
             visible[candidate.index],
-            caption=f"#{rank} {annotation.image_name}  NE {error:.4f}  {pixel_error:.1f} px",
+            caption=f"#{rank} {sample.name}{kind}  NE {error:.4f}  {pixel_error:.1f} px",
         )
-        path = save_png(worst_dir / _overlay_name(rank, annotation.image_name), picture)
-        worst_images.append(
-            WorstImage(rank, annotation.image_name, error, pixel_error, overlay=path)
-        )
+        path = save_png(worst_dir / _overlay_name(rank, sample.name), picture)
+        worst_images.append(WorstImage(rank, sample.name, error, pixel_error, overlay=path))
 
     report = EvaluationReport(
         metrics=metrics,
+        detection=detection_metrics(scores, distances, visible, detection_threshold),
+        by_kind=metrics_by_kind(
+            kinds, predicted, truth, visible, image_sizes, scores, detection_threshold
+        ),
         model=model,
         data_dir=data_dir,
-        filters=options,
+        data_format=data_format,
+        labels_file=labels_file,
+        filters=filters,
         corruption=corruption,
         num_images=num_images,
         evaluated_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        image_names=tuple(a.image_name for a in annotations),
+        image_names=tuple(sample.name for sample in samples),
+        kinds=kinds,
+        image_sizes=image_sizes,
+        truth_points=truth,
+        visible=visible,
         predicted_points=predicted,
+        scores=scores,
+        normalized_distances=distances,
         image_normalized_error=image_error,
         worst=tuple(worst_images),
         out_dir=out_dir,
@@ -670,147 +859,6 @@ def evaluate_model(
     )
     report.report_md.write_text(format_markdown(report), encoding="utf-8")
     return report
-
-
-# === Reports ===
-
-
-def _number(value: float | None, digits: int) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}"
-
-
-def _percent(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f}%"
-
-
-def _table_rows(metrics: Mapping[str, Any]) -> list[list[str]]:
-    """One row per landmark and an overall row: name, visible, px, NE, PCK per threshold."""
-    rows = []
-    for landmark in metrics["per_landmark"]:
-        rows.append(
-            [
-                f"{landmark['id']} {landmark['name']}",
-                str(landmark["num_visible"]),
-                _number(landmark["mean_pixel_error"], 2),
-                _number(landmark["normalized_error"], 4),
-                *(_percent(landmark["pck"][_pck_key(t)]) for t in PCK_THRESHOLDS),
-            ]
-        )
-    rows.append(
-        [
-            "overall",
-            str(metrics["num_visible"]),
-            _number(metrics["mean_pixel_error"], 2),
-            _number(metrics["normalized_error"], 4),
-            *(_percent(metrics["pck"][_pck_key(t)]) for t in PCK_THRESHOLDS),
-        ]
-    )
-    return rows
-
-
-_TABLE_HEADER = (
-    "landmark",
-    "visible",
-    "mean px",
-    "NE",
-    *(f"PCK@{_pck_key(t)}" for t in PCK_THRESHOLDS),
-)
-
-
-def _model_line(model: Mapping[str, Any]) -> str:
-    width = model.get("width_multiplier")
-    details = ", ".join(
-        part
-        for part in (
-            str(model["architecture"]) if model.get("architecture") else "",
-            f"width {width}" if width is not None else "",
-        )
-        if part
-    )
-    return f"{model['name']} version {model['version']}" + (f" ({details})" if details else "")
-
-
-def _filter_line(options: FilterOptions) -> str:
-    variations = (
-        "any" if options.variation_types is None else ", ".join(map(str, options.variation_types))
-    )
-    visibility = "all six visible" if options.require_all_visible else "any visibility"
-    clothes = ", ".join(map(str, options.clothes_types))
-    return f"clothes type {clothes}; variation type {variations}; {visibility}"
-
-
-def _corruption_line(corruption: str | None) -> str:
-    return "none" if corruption is None else f"{corruption} ({describe(corruption)})"
-
-
-def format_markdown(report: EvaluationReport) -> str:
-    """report.md: what was evaluated, a table per landmark with an overall row, the worst."""
-    metrics = report.metrics
-    lines = [
-        "# Landmark evaluation",
-        "",
-        f"- Model: {_model_line(report.model)}, `{report.model['path']}`",
-        f"- Data: `{report.data_dir}`, {report.num_images} images",
-        f"- Filter: {_filter_line(report.filters)}",
-        f"- Corruption: {_corruption_line(report.corruption)}",
-        f"- Evaluated: {report.evaluated_at}",
-        "",
-        "| " + " | ".join(_TABLE_HEADER) + " |",
-        "|---|" + "---:|" * (len(_TABLE_HEADER) - 1),
-    ]
-    for index, row in enumerate(_table_rows(metrics)):
-        cells = [f"**{cell}**" for cell in row] if index == NUM_LANDMARKS else row
-        lines.append("| " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        f"Median pixel error: {_number(metrics['median_pixel_error'], 2)} px.",
-        "",
-        "Only visible landmarks count. Pixel errors are in each image's own pixels. NE divides "
-        "dx by the image width and dy by its height, averages per landmark over the images "
-        "where it is visible, then over landmarks (mean px is averaged the same way). PCK@t is "
-        "the share of visible landmarks whose normalised distance is at most t; its overall "
-        "figure pools all visible landmarks.",
-    ]
-    if report.worst:
-        lines += [
-            "",
-            f"## The {len(report.worst)} worst images",
-            "",
-            "Panels: ground truth (circles) and prediction (dots); predicted classes; classes "
-            "over the photo.",
-            "",
-            "| rank | image | NE | mean px | overlay |",
-            "|---:|---|---:|---:|---|",
-        ]
-        for item in report.worst:
-            link = item.overlay.relative_to(report.out_dir).as_posix()
-            lines.append(
-                f"| {item.rank} | `{item.image_name}` | {item.normalized_error:.4f} | "
-                f"{item.mean_pixel_error:.2f} | [{item.overlay.name}]({link}) |"
-            )
-    return "\n".join(lines) + "\n"
-
-
-def format_summary(report: EvaluationReport) -> str:
-    """A fixed-width table for the terminal."""
-    rows = [list(_TABLE_HEADER), *_table_rows(report.metrics)]
-    widths = [max(len(row[column]) for row in rows) for column in range(len(_TABLE_HEADER))]
-
-    def line(row: Sequence[str]) -> str:
-        first = row[0].ljust(widths[0])
-        return "  ".join(
-            [first, *(cell.rjust(w) for cell, w in zip(row[1:], widths[1:], strict=True))]
-        )
-
-    lines = [
-        f"{_model_line(report.model)} on {report.data_dir}: {report.num_images} images"
-        + ("" if report.corruption is None else f", corrupted: {report.corruption}"),
-        line(rows[0]),
-        *(line(row) for row in rows[1:]),
-        f"median pixel error: {_number(report.metrics['median_pixel_error'], 2)} px",
-        f"report: {report.report_md}",
-    ]
-    return "\n".join(lines)
 
 
 # === Command line ===
@@ -830,6 +878,16 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value:g}")
+    return value
+
+
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the `evaluate` command's flags to `parser`."""
     parser.add_argument(
@@ -839,7 +897,11 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
         help="models/<name> (highest version) or models/<name>/<version>",
     )
     parser.add_argument(
-        "--data", type=Path, required=True, help="data directory in DeepFashion In-shop layout"
+        "--data",
+        type=Path,
+        required=True,
+        help="a data directory in DeepFashion In-shop layout, or labelled photos: a "
+        f"{' or '.join(photo_labels.LABEL_FILES)} file, or a folder holding one",
     )
     parser.add_argument(
         "--out",
@@ -858,12 +920,13 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--all-variations",
         action="store_true",
-        help="evaluate every variation_type, not only normal poses (1)",
+        help="In-shop data: evaluate every variation_type, not only normal poses (1)",
     )
     parser.add_argument(
         "--include-occluded",
         action="store_true",
-        help="keep rows with occluded or truncated landmarks (only visible ones are scored)",
+        help="In-shop data: keep rows with occluded or truncated landmarks (only visible "
+        "ones are scored)",
     )
     parser.add_argument(
         "--corruption",
@@ -871,6 +934,13 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="degrade every photo before the model sees it, to measure robustness: "
         + "; ".join(f"{name}: {describe(name)}" for name in CORRUPTIONS),
+    )
+    parser.add_argument(
+        "--detection-threshold",
+        type=_probability,
+        default=DEFAULT_DETECTION_THRESHOLD,
+        help="a landmark counts as detected at this score or more, as in the service "
+        f"(default {DEFAULT_DETECTION_THRESHOLD:g}, its DETECTION_THRESHOLD default)",
     )
 
 
@@ -899,8 +969,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
             num_worst=args.worst,
             options=options,
             corruption=args.corruption,
+            detection_threshold=args.detection_threshold,
         )
-    except (FileNotFoundError, AnnotationError, EvaluationError) as error:
+    except (FileNotFoundError, AnnotationError, PhotoLabelsError, EvaluationError) as error:
         print(f"evaluate: error: {error}", file=sys.stderr)
         return 1
     print(format_summary(report))
