@@ -59,6 +59,20 @@ class LandmarkSpec(BaseModel):
         return value
 
 
+class ScoreSpec(BaseModel):
+    """What the signature's `scores` are (metadata.json `score`; training/export.py).
+
+    `peak`: the landmark's probability at its peak. `peak_x_mirror_agreement` (mirror-averaged
+    exports): that probability times exp(-d^2 / (2 agreement_sigma^2)), d the distance in model
+    pixels between the peaks found in the image and in its mirror image.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    kind: str = "peak"
+    agreement_sigma: float | None = None
+
+
 class ModelMetadata(BaseModel):
     """The fields of metadata.json the service uses; the rest is kept in `extra` fields."""
 
@@ -71,6 +85,8 @@ class ModelMetadata(BaseModel):
     top_k: int = Field(ge=1)
     # Whether the signature averages each image with its mirror image (two network passes).
     flip_average: bool = False
+    # Of the mirror-averaged signature; the single pass always reports the peak probability.
+    score: ScoreSpec = ScoreSpec()
     landmarks: tuple[LandmarkSpec, ...]
     background_color: RGB = (255, 255, 255)
 
@@ -200,6 +216,11 @@ class ModelRuntime:
         self._signature = signature
         # The signature's variables live on the loaded object: keep it alive as long as we are.
         self._loaded = loaded
+
+    @property
+    def score_kind(self) -> str:
+        """What the served signature's `scores` mean (`ScoreSpec.kind`)."""
+        return self.metadata.score.kind if self.flip_average else "peak"
 
     @classmethod
     def load(cls, model_dir: Path, flip_average: bool = True) -> ModelRuntime:

@@ -56,11 +56,14 @@ class LandmarkPoint(BaseModel):
     probability: float = Field(
         ge=0.0,
         le=1.0,
-        description="The landmark's own-channel probability at its peak.",
+        description="How sure the model is of this point (GET /metadata `score` says how it is "
+        "computed): its own-channel probability at the peak, and for a mirror-averaged model "
+        "that times the agreement between the image and its mirror image.",
         examples=[0.93],
     )
     detected: bool = Field(
-        description="Whether `probability` reaches the service's DETECTION_THRESHOLD.",
+        description="Whether `probability` reaches the service's DETECTION_THRESHOLD "
+        "(GET /metadata `detection_threshold`).",
         examples=[True],
     )
     candidates: list[CandidatePoint] | None = Field(
@@ -202,6 +205,16 @@ class MetadataResponse(BaseModel):
     flip_average: bool = Field(
         description="Whether each image is averaged with its mirror image (two network "
         "passes per image): the model was exported so and LANDMARKS_FLIP_AVERAGE is on."
+    )
+    score: str = Field(
+        description="What each landmark's `probability` is: `peak` (its probability at the "
+        "peak) or `peak_x_mirror_agreement` (that times exp(-d^2 / (2 sigma^2)), d the distance "
+        "in model pixels between the peaks found in the image and in its mirror image).",
+        examples=["peak_x_mirror_agreement"],
+    )
+    detection_threshold: float = Field(
+        description="`detected` is true where `probability` reaches this (DETECTION_THRESHOLD).",
+        examples=[0.5],
     )
     landmarks: list[LandmarkDescription] = Field(description="The six landmarks in id order.")
     background_color: tuple[int, int, int] = Field(

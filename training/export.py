@@ -16,6 +16,16 @@ both halves vote on every landmark. It costs a second pass of the network per im
 recorded in metadata.json. Such an export also keeps the one-pass computation as a second
 signature, `serving_single_pass` (same inputs and outputs), for deployments that prefer the
 speed.
+
+What `scores` means (recorded in metadata.json as `score`):
+
+- one pass (`peak`): the landmark's own-channel probability at its peak;
+- mirror-averaged (`peak_x_mirror_agreement`): that probability on the averaged maps times
+  exp(-d^2 / (2 sigma^2)), where d is the distance (model pixels) between the peaks found in
+  the image and in its mirror image (mirrored back), sigma = `MIRROR_AGREEMENT_SIGMA`. The
+  networks trained with the seed's class weights put a high peak probability on wrong points
+  too; whether the two views agree is what tells a right point from a guess on real photos
+  (models/README.md gives the measurement).
 """
 
 from __future__ import annotations
@@ -41,6 +51,29 @@ SINGLE_PASS_SIGNATURE = "serving_single_pass"
 # Output channel c of a mirrored image holds class MIRRORED_CLASSES[c] of the original image:
 # background stays, each left/right landmark pair swaps.
 MIRRORED_CLASSES = (0, *(landmark + 1 for landmark in FLIP_PERMUTATION))
+# Model pixels of disagreement between the two views at which a score falls to exp(-1/2).
+MIRROR_AGREEMENT_SIGMA = 8.0
+
+
+def score_description(flip_average: bool) -> dict[str, Any]:
+    """The metadata.json `score` entry: what the signature's `scores` are."""
+    if not flip_average:
+        return {"kind": "peak"}
+    return {"kind": "peak_x_mirror_agreement", "agreement_sigma": MIRROR_AGREEMENT_SIGMA}
+
+
+def _mirror_pair(model: keras.Model, images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """The network on images and on their mirrors (one call, a batch of 2N).
+
+    Returns:
+        float32 [N, 256, 256, 7] twice: the direct output, and the mirrored images' output
+        mirrored back with left/right classes swapped (so both are in the image's frame).
+    """
+    pixels = tf.cast(images, tf.float32)
+    count = tf.shape(pixels)[0]
+    both = model(tf.concat([pixels, tf.reverse(pixels, axis=[2])], axis=0), training=False)
+    mirrored_back = tf.gather(tf.reverse(both[count:], axis=[2]), MIRRORED_CLASSES, axis=-1)
+    return both[:count], mirrored_back
 
 
 def network_probabilities(
@@ -57,13 +90,10 @@ def network_probabilities(
     Returns:
         float32 [N, 256, 256, 7] class probabilities.
     """
-    pixels = tf.cast(images, tf.float32)
     if not flip_average:
-        return model(pixels, training=False)
-    count = tf.shape(pixels)[0]
-    both = model(tf.concat([pixels, tf.reverse(pixels, axis=[2])], axis=0), training=False)
-    mirrored_back = tf.gather(tf.reverse(both[count:], axis=[2]), MIRRORED_CLASSES, axis=-1)
-    return (both[:count] + mirrored_back) / 2.0
+        return model(tf.cast(images, tf.float32), training=False)
+    direct, mirrored_back = _mirror_pair(model, images)
+    return (direct + mirrored_back) / 2.0
 
 
 def serving_outputs(
@@ -78,10 +108,19 @@ def serving_outputs(
         flip_average: average with the mirrored images' output (`network_probabilities`).
 
     Returns:
-        The signature's output dict (see module docstring).
+        The signature's output dict (see module docstring; `scores` per `score_description`).
     """
-    probabilities = network_probabilities(model, images, flip_average)
+    if flip_average:
+        direct, mirrored_back = _mirror_pair(model, images)
+        probabilities = (direct + mirrored_back) / 2.0
+    else:
+        probabilities = network_probabilities(model, images)
     landmarks, scores = decode_landmarks(probabilities)
+    if flip_average:
+        count = tf.shape(images)[0]
+        views, _ = decode_landmarks(tf.concat([direct, mirrored_back], axis=0))  # [2N, 6, 2]
+        squared = tf.reduce_sum(tf.square(views[:count] - views[count:]), axis=-1)
+        scores = scores * tf.exp(-squared / (2.0 * MIRROR_AGREEMENT_SIGMA**2))
     candidate_points, candidate_scores = decode_candidates(probabilities, top_k)
     class_map = tf.cast(tf.argmax(probabilities, axis=-1), tf.uint8)
     return {
@@ -176,7 +215,15 @@ def export_saved_model(
     if staging_dir.exists():
         shutil.rmtree(staging_dir)
     archive.write_out(str(staging_dir), verbose=False)
-    write_metadata(staging_dir, {**metadata, "top_k": top_k, "flip_average": flip_average})
+    write_metadata(
+        staging_dir,
+        {
+            **metadata,
+            "top_k": top_k,
+            "flip_average": flip_average,
+            "score": score_description(flip_average),
+        },
+    )
     if export_dir.exists():
         shutil.rmtree(export_dir)
     os.replace(staging_dir, export_dir)

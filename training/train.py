@@ -39,7 +39,12 @@ from training.dataset import (
     mix_streams,
 )
 from training.distribute import make_strategy
-from training.export import base_metadata, export_saved_model, write_metadata
+from training.export import (
+    base_metadata,
+    export_saved_model,
+    score_description,
+    write_metadata,
+)
 from training.labels import LabelProfile
 from training.loss import LandmarkError, WeightedCategoricalCrossentropy, class_weights
 from training.model import PRETRAINED_ARCHITECTURES, build_model
@@ -510,7 +515,12 @@ def train(config: TrainConfig) -> TrainResult:
         # Rewrite only the metadata: the SavedModel itself is unchanged.
         write_metadata(
             export_dir,
-            {**metadata, "top_k": config.top_k, "flip_average": config.flip_average},
+            {
+                **metadata,
+                "top_k": config.top_k,
+                "flip_average": config.flip_average,
+                "score": score_description(config.flip_average),
+            },
         )
     (run_dir / "validation.json").write_text(json.dumps(figures, indent=2) + "\n")
     return TrainResult(

@@ -46,6 +46,8 @@ async def metadata(service: ServiceDep, settings: SettingsDep) -> MetadataRespon
         input_size=model.input_size,
         top_k=model.top_k,
         flip_average=service.runtime.flip_average,
+        score=service.runtime.score_kind,
+        detection_threshold=settings.DETECTION_THRESHOLD,
         landmarks=[
             LandmarkDescription(id=spec.id, name=spec.name, color=spec.color)
             for spec in model.landmarks

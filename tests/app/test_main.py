@@ -149,6 +149,8 @@ def test_flip_average_setting_chooses_the_models_signature(
     )
     _, plain_answer = serve(Settings(MODEL_DIR=tiny_model_dir, OVERLAY_DEFAULT=False))
     assert metadata["flip_average"] is flip_average
+    # What `probability` means follows the signature served.
+    assert metadata["score"] == ("peak_x_mirror_agreement" if flip_average else "peak")
     # Same weights: switched off, the mirror-averaged export answers as the plain one does.
     assert (answer["landmarks"] == plain_answer["landmarks"]) is not flip_average
 

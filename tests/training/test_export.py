@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from training.decoding import decode_landmarks
 from training.export import (
+    MIRROR_AGREEMENT_SIGMA,
     MIRRORED_CLASSES,
     base_metadata,
     export_saved_model,
@@ -127,9 +128,27 @@ def test_flip_averaged_export_decodes_the_averaged_maps(
     )
 
     averaged = network_probabilities(model, tf.constant(images), flip_average=True)
-    landmarks, scores = decode_landmarks(averaged)
+    landmarks, peaks = decode_landmarks(averaged)
     np.testing.assert_allclose(outputs["landmarks"].numpy(), landmarks.numpy(), atol=1e-3)
-    np.testing.assert_allclose(outputs["scores"].numpy(), scores.numpy(), atol=1e-5)
+    # scores: the averaged peak times the agreement of the image's and its mirror's peaks.
+    direct, _ = decode_landmarks(network_probabilities(model, tf.constant(images)))
+    mirror_view, _ = decode_landmarks(
+        tf.constant(
+            _mirror_maps(
+                network_probabilities(model, tf.constant(images[:, :, ::-1].copy())).numpy()
+            )
+        )
+    )
+    distance = np.linalg.norm(direct.numpy() - mirror_view.numpy(), axis=-1)
+    agreement = np.exp(-(distance**2) / (2 * MIRROR_AGREEMENT_SIGMA**2))
+    # An untrained network's views disagree somewhere, so the agreement term matters here.
+    assert agreement.min() < 0.9
+    np.testing.assert_allclose(outputs["scores"].numpy(), peaks.numpy() * agreement, atol=1e-4)
+    metadata = json.loads((export_dir / "metadata.json").read_text())
+    assert metadata["score"] == {
+        "kind": "peak_x_mirror_agreement",
+        "agreement_sigma": MIRROR_AGREEMENT_SIGMA,
+    }
     # Mirroring the input mirrors every landmark and swaps its left/right id.
     mirrored = signature(images=tf.constant(images[:, :, ::-1].copy()))["landmarks"].numpy()
     mirrored_back = mirrored[:, list(FLIP_PERMUTATION)]

@@ -30,6 +30,8 @@ def test_metadata_describes_model_landmarks_device_and_limits(client: httpx.Clie
     assert (body["name"], body["version"], body["architecture"]) == ("oracle", 2, "oracle")
     assert body["input_size"] == [256, 256] and body["top_k"] == 5
     assert body["flip_average"] is False
+    # An export without a `score` entry (older ones) reports the peak probability.
+    assert body["score"] == "peak" and body["detection_threshold"] == 0.5
     assert [landmark["name"] for landmark in body["landmarks"]] == list(LANDMARK_NAMES)
     assert [landmark["color"] for landmark in body["landmarks"]] == PALETTE[1:].tolist()
     assert body["background_color"] == [255, 255, 255]
