@@ -1,6 +1,6 @@
 """The service's settings: one object, read from `LANDMARKS_*` environment variables.
 
-README.md's Configuration table documents every field; a test keeps the two in step.
+docs/configuration.md's table documents every field; a test keeps the two in step.
 """
 
 from __future__ import annotations

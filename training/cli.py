@@ -248,6 +248,12 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", type=int, default=1)
     parser.add_argument("--top-k", type=int, default=5)
     parser.add_argument("--flip-average", action="store_true", help=FLIP_AVERAGE_HELP)
+    parser.add_argument(
+        "--metadata-from",
+        type=Path,
+        help="an export of the same training run (e.g. runs/NAME/models/NAME/V): copy its "
+        "training_data and training records into this export's metadata.json",
+    )
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -262,6 +268,17 @@ def run_export(args: argparse.Namespace) -> int:
     architecture, width = architecture_of(model)
     metadata = base_metadata(args.out.name, args.version, architecture, width, args.top_k)
     metadata["training_data"] = {"checkpoint": str(args.checkpoint)}
+    if args.metadata_from is not None:
+        import json
+
+        source = json.loads((args.metadata_from / "metadata.json").read_text(encoding="utf-8"))
+        for key in ("training_data", "training"):
+            if key in source:
+                metadata[key] = source[key]
+        metadata["training_data"] = {
+            **metadata["training_data"],
+            "checkpoint": str(args.checkpoint),
+        }
     export_dir = export_saved_model(
         model, args.out / str(args.version), metadata, args.top_k, args.flip_average
     )

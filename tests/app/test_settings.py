@@ -96,6 +96,6 @@ def test_get_settings_is_cached(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_settings_table_documents_every_setting() -> None:
-    table = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
     for name in Settings.model_fields:
         assert f"`LANDMARKS_{name}`" in table

@@ -135,11 +135,17 @@ def test_train_on_synthetic_and_photos_validate_on_photos_and_export(tmp_path: P
     run_training_cli(
         "export", "--checkpoint", str(run_dir / "checkpoints" / "best.keras"),
         "--out", str(tmp_path / "models" / "transfer"), "--version", "3", "--flip-average",
+        "--metadata-from", str(tmp_path / "models" / "transfer" / "2"),
         cwd=tmp_path,
     )  # fmt: skip
     export_dir = tmp_path / "models" / "transfer" / "3"
     exported = json.loads((export_dir / "metadata.json").read_text())
     assert (exported["architecture"], exported["width_multiplier"]) == ("efficientnet_unet", 0.25)
+    # The training run's records come along; the checkpoint is the one exported.
+    assert exported["training_data"]["num_train"] == 3
+    assert exported["training_data"]["checkpoint"].endswith("best.keras")
+    assert exported["training"]["epochs"] == 2
+    assert exported["score"]["kind"] == "peak_x_mirror_agreement"
     loaded = tf.saved_model.load(str(export_dir))
     assert set(loaded.signatures) == {SERVING_SIGNATURE, SINGLE_PASS_SIGNATURE}
     outputs = loaded.signatures[SERVING_SIGNATURE](images=tf.zeros([2, 256, 256, 3], tf.uint8))
