@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Reproduces the bundled model, models/garment_landmarks/10, from a checkout (run `make install`
-# first). About 100 minutes on 2 CPU cores. Training is not bit-exact across machines, so expect
+# first). About 75 minutes on 2 CPU cores. Training is not bit-exact across machines, so expect
 # figures close to the model card's, not identical.
 #
 #   bash scripts/reproduce_bundled_model.sh            # writes models/garment_landmarks/10
-#   OUT=runs/repro/models bash scripts/reproduce_bundled_model.sh
+#   OUT=runs/repro/models/garment_landmarks bash scripts/reproduce_bundled_model.sh
 #
 # Validation images only report figures during training (the export is the last epoch's
 # checkpoint, chosen by rule, not the best-scoring one), so the result does not depend on
@@ -33,11 +33,11 @@ COMMON=(--data data/synth-b --photos datasets/realphotos --photo-weight 0.25
 "$PYTHON" -m training train "${COMMON[@]}" --freeze-encoder --learning-rate 1e-3 --epochs 5 \
     --out "$RUNS/stage1/models" --run-dir "$RUNS/stage1"
 
-# 3. Stage 2: everything but the encoder's BatchNorm statistics learns (epochs 6-50).
-"$PYTHON" -m training train "${COMMON[@]}" --learning-rate 3e-4 --epochs 50 \
+# 3. Stage 2: everything but the encoder's BatchNorm statistics learns (epochs 6-40).
+"$PYTHON" -m training train "${COMMON[@]}" --learning-rate 3e-4 --epochs 40 \
     --resume "$RUNS/stage1/checkpoints/last.keras" --initial-epoch 5 \
-    --out "$RUNS/stage2/models" --version 10 --run-dir "$RUNS/stage2"
+    --out "$RUNS/stage2/models/garment_landmarks" --version 10 --run-dir "$RUNS/stage2"
 
 # 4. The bundled export: the last checkpoint, mirror-averaged.
 "$PYTHON" -m training export --checkpoint "$RUNS/stage2/checkpoints/last.keras" \
-    --out "$OUT" --version 10 --flip-average --metadata-from "$RUNS/stage2/models/10"
+    --out "$OUT" --version 10 --flip-average --metadata-from "$RUNS/stage2/models/garment_landmarks/10"

@@ -60,7 +60,7 @@ import json
 import math
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +68,9 @@ import numpy as np
 import tensorflow as tf
 
 from app.decoding import DecodedImage, decode_image
-from app.errors import InputError
+from app.errors import InputError, ModelLoadError
 from app.geometry import model_to_image, resize_for_model
+from app.model_runtime import resolve_version_dir
 from app.settings import Settings
 from training import photo_labels
 from training.annotations import (
@@ -89,14 +90,19 @@ from training.evaluation_report import (
     format_summary,
 )
 from training.export import METADATA_FILE
-from training.landmarks import IMAGE_SIZE, LANDMARK_NAMES, NUM_LANDMARKS
+from training.landmarks import IMAGE_SIZE, NUM_LANDMARKS
+from training.metrics import (
+    compute_metrics,
+    detection_metrics,
+    masked_mean,
+    metrics_by_kind,
+    normalized_distances,
+    per_image_normalized_error,
+    pixel_distances,
+)
 from training.overlays import render_comparison, save_png
 from training.photo_labels import PhotoLabelsError
 
-PCK_THRESHOLDS: tuple[float, ...] = (0.05, 0.1, 0.2)
-# A prediction is "right" when its normalised distance is below this (strictly): about a tenth
-# of the garment's photo, the bound PCK@0.1 uses too.
-RIGHT_DISTANCE = 0.1
 # The service's own default, read from its Settings field so the number lives in one place and
 # the figures describe the threshold users actually get.
 DEFAULT_DETECTION_THRESHOLD: float = float(Settings.model_fields["DETECTION_THRESHOLD"].default)
@@ -130,308 +136,21 @@ class ModelOutputError(EvaluationError):
     """Raised when the signature's outputs do not have the shapes docs/CONTRACT.md promises."""
 
 
-# === Metrics (pure numpy) ===
-
-
-def pixel_distances(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """Euclidean distance per landmark, in pixels.
-
-    Args:
-        predicted: float [N, K, 2] (x, y).
-        truth: float [N, K, 2] (x, y), the same pixel space.
-
-    Returns:
-        float64 [N, K].
-    """
-    difference = np.asarray(predicted, np.float64) - np.asarray(truth, np.float64)
-    return np.sqrt(np.sum(difference**2, axis=-1))
-
-
-def normalized_distances(
-    predicted: np.ndarray, truth: np.ndarray, image_sizes: np.ndarray
-) -> np.ndarray:
-    """Distance per landmark with dx divided by the image width and dy by its height.
-
-    Args:
-        predicted: float [N, K, 2] (x, y) in each image's pixels.
-        truth: float [N, K, 2] (x, y) in each image's pixels.
-        image_sizes: float [N, 2] (width, height) of each image.
-
-    Returns:
-        float64 [N, K].
-    """
-    difference = np.asarray(predicted, np.float64) - np.asarray(truth, np.float64)
-    scaled = difference / np.asarray(image_sizes, np.float64)[:, np.newaxis, :]
-    return np.sqrt(np.sum(scaled**2, axis=-1))
-
-
-def per_image_normalized_error(
-    predicted: np.ndarray, truth: np.ndarray, visible: np.ndarray, image_sizes: np.ndarray
-) -> np.ndarray:
-    """Each image's mean normalised distance over its visible landmarks (ranks the worst).
-
-    Args:
-        predicted: float [N, K, 2] (x, y) in each image's pixels.
-        truth: float [N, K, 2] (x, y) in each image's pixels.
-        visible: bool [N, K].
-        image_sizes: float [N, 2] (width, height).
-
-    Returns:
-        float64 [N]; NaN for an image with no visible landmark.
-    """
-    distances = normalized_distances(predicted, truth, image_sizes)
-    return _masked_mean(distances, visible, axis=1)
-
-
-def _masked_mean(values: np.ndarray, mask: np.ndarray, axis: int) -> np.ndarray:
-    """Mean of `values` where `mask` is True along `axis`; NaN where nothing is selected."""
-    counts = mask.sum(axis=axis)
-    # np.where first, so a NaN at a masked-out position cannot leak into the sum.
-    totals = np.where(mask, values, 0.0).sum(axis=axis)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, totals / np.maximum(counts, 1), np.nan)
-
-
-def _figure(value: float | np.floating[Any]) -> float | None:
-    """A JSON-safe number: None where the figure is undefined (nothing visible)."""
-    number = float(value)
-    return None if math.isnan(number) else number
-
-
-def _check_metric_inputs(
-    predicted: np.ndarray, truth: np.ndarray, visible: np.ndarray, image_sizes: np.ndarray
-) -> None:
-    if predicted.ndim != 3 or predicted.shape[1:] != (NUM_LANDMARKS, 2):
-        raise ValueError(f"predicted must be [N, {NUM_LANDMARKS}, 2], got {predicted.shape}")
-    if truth.shape != predicted.shape:
-        raise ValueError(f"truth {truth.shape} and predicted {predicted.shape} differ in shape")
-    if visible.shape != predicted.shape[:2] or visible.dtype != np.bool_:
-        raise ValueError(
-            f"visible must be bool {list(predicted.shape[:2])}, got {visible.dtype} "
-            f"{list(visible.shape)}"
-        )
-    if image_sizes.shape != (predicted.shape[0], 2):
-        raise ValueError(f"image_sizes must be [{predicted.shape[0]}, 2], got {image_sizes.shape}")
-    if np.any(~(image_sizes > 0)):
-        raise ValueError("image sizes must be positive (width, height)")
-    if not np.all(np.isfinite(predicted[visible])) or not np.all(np.isfinite(truth[visible])):
-        raise ValueError("predicted and true points must be finite wherever visible")
-
-
-def compute_metrics(
-    predicted: np.ndarray,
-    truth: np.ndarray,
-    visible: np.ndarray,
-    image_sizes: np.ndarray,
-) -> dict[str, Any]:
-    """Landmark accuracy figures over visible landmarks (definitions in the module docstring).
-
-    Args:
-        predicted: float [N, 6, 2] (x, y) predicted points in each image's own pixels.
-        truth: float [N, 6, 2] (x, y) annotated points in the same pixels.
-        visible: bool [N, 6]; only True entries count.
-        image_sizes: float [N, 2] (width, height) of each image.
-
-    Returns:
-        A JSON-ready dict::
-
-            num_images, num_visible: int
-            mean_pixel_error, median_pixel_error, normalized_error: float | None
-            pck: {"0.05": float | None, "0.1": ..., "0.2": ...}
-            per_landmark: [{id, name, num_visible, mean_pixel_error, median_pixel_error,
-                            normalized_error, pck: {...}}, ...]  (6 entries, id order)
-
-        A figure is None when no landmark it covers is visible; overall means skip such
-        landmarks.
-
-    Raises:
-        ValueError: shapes disagree, a size is not positive, or a visible point is not finite.
-    """
-    predicted = np.asarray(predicted)
-    truth = np.asarray(truth)
-    visible = np.asarray(visible)
-    image_sizes = np.asarray(image_sizes, np.float64)
-    _check_metric_inputs(predicted, truth, visible, image_sizes)
-
-    pixels = pixel_distances(predicted, truth)  # [N, 6]
-    normalized = normalized_distances(predicted, truth, image_sizes)  # [N, 6]
-    counts = visible.sum(axis=0)  # [6]
-    landmark_pixel_error = _masked_mean(pixels, visible, axis=0)  # [6]
-    landmark_normalized_error = _masked_mean(normalized, visible, axis=0)
-    landmark_pck = {
-        threshold: _masked_mean((normalized <= threshold).astype(np.float64), visible, axis=0)
-        for threshold in PCK_THRESHOLDS
-    }
-
-    per_landmark = []
-    for index, name in enumerate(LANDMARK_NAMES):
-        seen = pixels[visible[:, index], index]
-        per_landmark.append(
-            {
-                "id": index + 1,
-                "name": name,
-                "num_visible": int(counts[index]),
-                "mean_pixel_error": _figure(landmark_pixel_error[index]),
-                "median_pixel_error": _figure(np.median(seen)) if seen.size else None,
-                "normalized_error": _figure(landmark_normalized_error[index]),
-                "pck": {
-                    _pck_key(threshold): _figure(values[index])
-                    for threshold, values in landmark_pck.items()
-                },
-            }
-        )
-
-    num_visible = int(counts.sum())
-    any_seen = counts > 0
-    all_pixels = pixels[visible]
-    all_normalized = normalized[visible]
-    return {
-        "num_images": int(predicted.shape[0]),
-        "num_visible": num_visible,
-        # Averaged over landmarks, like NE, so one landmark seen more often does not dominate.
-        "mean_pixel_error": (
-            _figure(landmark_pixel_error[any_seen].mean()) if any_seen.any() else None
-        ),
-        "median_pixel_error": _figure(np.median(all_pixels)) if num_visible else None,
-        "normalized_error": (
-            _figure(landmark_normalized_error[any_seen].mean()) if any_seen.any() else None
-        ),
-        "pck": {
-            _pck_key(threshold): (
-                _figure(np.mean(all_normalized <= threshold)) if num_visible else None
-            )
-            for threshold in PCK_THRESHOLDS
-        },
-        "per_landmark": per_landmark,
-    }
-
-
-def _pck_key(threshold: float) -> str:
-    return f"{threshold:g}"
-
-
-def detection_metrics(
-    scores: np.ndarray, normalized: np.ndarray, visible: np.ndarray, threshold: float
-) -> dict[str, Any]:
-    """How well the service's `detected` flag tells right predictions from wrong ones.
-
-    Args:
-        scores: float [N, 6] the signature's `scores`, each landmark's probability.
-        normalized: float [N, 6] normalised distances (`normalized_distances`); may be NaN where
-            not visible.
-        visible: bool [N, 6]; only True entries count.
-        threshold: detected means score >= threshold, as in the service.
-
-    Returns:
-        A JSON-ready dict::
-
-            threshold, right_distance: float
-            num_points, num_detected, num_right, num_right_detected: int
-            precision: right and detected / detected (None when nothing is detected)
-            recall: right and detected / right (None when nothing is right)
-            detected_fraction, right_fraction: over num_points (None when it is 0)
-
-    Raises:
-        ValueError: the shapes disagree.
-    """
-    scores = np.asarray(scores, np.float64)
-    normalized = np.asarray(normalized, np.float64)
-    visible = np.asarray(visible)
-    if scores.shape != normalized.shape or scores.shape != visible.shape or scores.ndim != 2:
-        raise ValueError(
-            f"scores {list(scores.shape)}, distances {list(normalized.shape)} and visible "
-            f"{list(visible.shape)} must be the same [N, K]"
-        )
-    detected = visible & (scores >= threshold)
-    # inf, not NaN, where a point does not count: no comparison then sees an undefined value.
-    right = visible & (np.where(visible, normalized, np.inf) < RIGHT_DISTANCE)
-    num_points = int(visible.sum())
-    num_detected = int(detected.sum())
-    num_right = int(right.sum())
-    num_both = int((detected & right).sum())
-
-    def ratio(numerator: int, denominator: int) -> float | None:
-        return numerator / denominator if denominator else None
-
-    return {
-        "threshold": float(threshold),
-        "right_distance": RIGHT_DISTANCE,
-        "num_points": num_points,
-        "num_detected": num_detected,
-        "num_right": num_right,
-        "num_right_detected": num_both,
-        "precision": ratio(num_both, num_detected),
-        "recall": ratio(num_both, num_right),
-        "detected_fraction": ratio(num_detected, num_points),
-        "right_fraction": ratio(num_right, num_points),
-    }
-
-
-def metrics_by_kind(
-    kinds: Sequence[str],
-    predicted: np.ndarray,
-    truth: np.ndarray,
-    visible: np.ndarray,
-    image_sizes: np.ndarray,
-    scores: np.ndarray,
-    threshold: float,
-) -> dict[str, dict[str, Any]]:
-    """`compute_metrics` per kind, each with its `detection_metrics` under `detection`.
-
-    Args:
-        kinds: [N] each image's kind; "" (no kind) is left out of the grouping.
-        predicted: float [N, 6, 2] (x, y) in each image's pixels.
-        truth: float [N, 6, 2] (x, y) in each image's pixels.
-        visible: bool [N, 6].
-        image_sizes: float [N, 2] (width, height).
-        scores: float [N, 6].
-        threshold: the detection threshold.
-
-    Returns:
-        {kind: figures}, kinds in sorted order; empty when no image has a kind.
-    """
-    labels = np.asarray(kinds, dtype=object)
-    groups: dict[str, dict[str, Any]] = {}
-    for kind in sorted({kind for kind in kinds if kind}):
-        rows = labels == kind
-        figures = compute_metrics(predicted[rows], truth[rows], visible[rows], image_sizes[rows])
-        distances = normalized_distances(predicted[rows], truth[rows], image_sizes[rows])
-        figures["detection"] = detection_metrics(scores[rows], distances, visible[rows], threshold)
-        groups[kind] = figures
-    return groups
-
-
-# === Model ===
-
-
 def resolve_model_dir(model_dir: Path) -> Path:
-    """Finds the SavedModel directory: `models/<name>/<version>` as given, or the highest
-    integer version inside `models/<name>`.
+    """The version directory the service would serve for `model_dir` (one rule, the app's).
 
     Raises:
         ModelNotFoundError: the directory does not exist, holds no integer version directory,
-            or the chosen directory has no `saved_model.pb`.
+            or the chosen version has no `saved_model.pb` (reported, not skipped, so the
+            figures never silently describe an older model).
     """
-    model_dir = Path(model_dir)
-    if (model_dir / SAVED_MODEL_FILE).is_file():
-        return model_dir
-    if not model_dir.is_dir():
-        raise ModelNotFoundError(f"model directory {model_dir} does not exist")
-    versions = [
-        child
-        for child in model_dir.iterdir()
-        if child.is_dir() and re.fullmatch(r"[0-9]+", child.name)
-    ]
-    if not versions:
-        raise ModelNotFoundError(
-            f"{model_dir} holds neither {SAVED_MODEL_FILE} nor integer version directories"
-        )
-    # The contract says the highest version is used; a broken one is reported, not skipped,
-    # so the figures never silently describe an older model.
-    latest = max(versions, key=lambda child: int(child.name))
-    if not (latest / SAVED_MODEL_FILE).is_file():
-        raise ModelNotFoundError(f"the latest version {latest} has no {SAVED_MODEL_FILE}")
-    return latest
+    try:
+        version_dir = resolve_version_dir(Path(model_dir))
+    except ModelLoadError as error:
+        raise ModelNotFoundError(error.message) from error
+    if not (version_dir / SAVED_MODEL_FILE).is_file():
+        raise ModelNotFoundError(f"the latest version {version_dir} has no {SAVED_MODEL_FILE}")
+    return version_dir
 
 
 def read_model_metadata(version_dir: Path) -> dict[str, Any]:
@@ -798,7 +517,7 @@ def evaluate_model(
     metrics = compute_metrics(predicted, truth, visible, image_sizes)
     distances = normalized_distances(predicted, truth, image_sizes)
     kinds = tuple(sample.kind for sample in samples)
-    image_pixel_error = _masked_mean(pixel_distances(predicted, truth), visible, axis=1)
+    image_pixel_error = masked_mean(pixel_distances(predicted, truth), visible, axis=1)
 
     worst_dir = out_dir / WORST_DIR
     worst_dir.mkdir(parents=True, exist_ok=True)

@@ -344,7 +344,7 @@ def validation_figures(
     Points are compared in the 256-pixel model space: NE divides dx by the width and dy by the
     height, so it is the same there as in each image's own pixel space.
     """
-    from training.evaluate import compute_metrics
+    from training.metrics import compute_metrics
 
     signature = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
     predicted, truth = [], []
