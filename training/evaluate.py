@@ -21,18 +21,9 @@ uses it.
 
 Metrics count *visible* landmarks only (In-shop visibility 0), as in the DeepFashion papers:
 occluded and truncated points are the annotators' guesses. Labelled photos have no visibility
-column, so all their landmarks count. For a landmark seen in an image of width W and height H,
-with prediction error (dx, dy) in that image's pixels:
-
-- pixel error: sqrt(dx^2 + dy^2);
-- normalised distance: sqrt((dx / W)^2 + (dy / H)^2);
-- NE: per landmark, the mean normalised distance over the images where it is visible; overall,
-  the mean of the six per-landmark figures (the mean pixel error is averaged the same way);
-- PCK@t: the fraction of visible landmarks whose normalised distance is <= t, per landmark and
-  pooled over all visible landmarks;
-- detection: the service marks a landmark `detected` when its score is >= the threshold
-  (DETECTION_THRESHOLD); a landmark is *right* when its normalised distance is < 0.1.
-  Precision = right and detected / detected, recall = right and detected / right.
+column, so all their landmarks count. The figures (pixel error, NE, PCK, detection precision
+and recall) are defined in `training.metrics`; the service marks a landmark `detected` when its
+score reaches DETECTION_THRESHOLD, the default of `--detection-threshold` here.
 
 When labelled photos have a `kind`, the same figures are also given per kind.
 
