@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine:
-#   make serve   - create .venv, install, serve the bundled model on :8000
+#   make serve   - create .venv, install, serve the bundled model on 127.0.0.1:8000
 #   make test    - create .venv, install, run lint, type checks and the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -16,8 +16,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# A development server listens on loopback only unless told otherwise
+# (`make serve LANDMARKS_HOST=0.0.0.0`, or LANDMARKS_HOST in the environment). The settings'
+# own default stays 0.0.0.0 for `python -m app`; the image and compose set it explicitly.
+LANDMARKS_HOST ?= 127.0.0.1
+
 serve: $(STAMP)
-	$(BIN)/python -m app
+	LANDMARKS_HOST='$(LANDMARKS_HOST)' $(BIN)/python -m app
 
 lint: $(STAMP)
 	$(BIN)/ruff check app training tests benchmarks

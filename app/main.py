@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from app.error_handlers import install_exception_handlers
 from app.metrics import ServiceMetrics
 from app.middleware import RequestMetricsMiddleware
-from app.routes import landmarks, operations
+from app.routes import demo, docs, landmarks, operations
 from app.schemas import COORDINATE_CONVENTION
 from app.service import configure_logging, start_service
 from app.settings import Settings, get_settings
@@ -65,6 +65,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
+        # FastAPI's own /docs and /redoc load their assets from a CDN; app.routes.docs serves
+        # the same pages with the assets from this service.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = metrics
@@ -73,6 +77,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     app.include_router(landmarks.router)
     app.include_router(operations.router)
+    app.include_router(docs.router)
+    app.include_router(demo.router)
+    app.mount(docs.DOCS_ASSETS_URL, docs.docs_assets(), name="docs-assets")
+    app.mount(demo.STATIC_URL, demo.static_files(), name="static")
     return app
 
 

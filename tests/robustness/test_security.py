@@ -27,7 +27,19 @@ from tests.robustness.servers import NUM_LANDMARKS, ProcessServer, read_head
 
 PNG = encode(random_rgb(30, 40), "PNG")
 LANDMARK_ROUTES = ["/landmarks", "/landmarks/overlay", "/landmarks/batch"]
-OPEN_ROUTES = ["/healthz", "/readyz", "/metadata", "/metrics", "/docs", "/openapi.json"]
+OPEN_ROUTES = [
+    "/healthz",
+    "/readyz",
+    "/metadata",
+    "/metrics",
+    "/docs",
+    "/redoc",
+    "/openapi.json",
+    # The demo page and its assets: the page asks for the key when a request needs it.
+    "/",
+    "/static/demo.js",
+    "/static/demo.css",
+]
 
 
 @pytest.fixture(scope="module")
@@ -171,6 +183,29 @@ def test_hostile_filenames_write_nothing_anywhere(
     assert list(keyed_server.work_dir.parents[1].rglob("written-by-upload*")) == []
     assert list(keyed_server.work_dir.iterdir()) == []
     assert list(keyed_server.tmp_dir.iterdir()) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/../main.py",
+        "/static/../../pyproject.toml",
+        "/static/..%2fmain.py",
+        "/static/%2e%2e/settings.py",
+        "/static//etc/passwd",
+        "/docs-assets/../core.py",
+        "/docs-assets/../../fastapi/__init__.py",
+    ],
+)
+def test_static_files_serve_nothing_outside_their_folders(
+    keyed_server: ProcessServer, path: str
+) -> None:
+    # Sent raw: an HTTP client would normalise the dots away before they reach the server.
+    response = raw_exchange(
+        keyed_server, f"GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n".encode()
+    )
+    assert response.startswith(b"HTTP/1.1 404"), response[:200]
 
 
 def _app_sources() -> list[Path]:
