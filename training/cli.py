@@ -260,8 +260,10 @@ def run_export(args: argparse.Namespace) -> int:
     """Handler of `python -m training export`."""
     import keras
 
-    import training.loss  # noqa: F401  (registers the custom loss and metric for loading)
-    from training.export import base_metadata, export_saved_model
+    from training.export import base_metadata, class_map_divisors, export_saved_model
+
+    # Importing the loss module also registers the custom loss and metric for loading.
+    from training.loss import WeightedCategoricalCrossentropy as WeightedLoss
     from training.model import architecture_of
 
     model = keras.saving.load_model(args.checkpoint)
@@ -279,8 +281,11 @@ def run_export(args: argparse.Namespace) -> int:
             **metadata["training_data"],
             "checkpoint": str(args.checkpoint),
         }
+    # The class weights the checkpoint was trained with set the class map's divisors.
+    loss = getattr(model, "loss", None)
+    divisors = class_map_divisors(loss.weights) if isinstance(loss, WeightedLoss) else None
     export_dir = export_saved_model(
-        model, args.out / str(args.version), metadata, args.top_k, args.flip_average
+        model, args.out / str(args.version), metadata, args.top_k, args.flip_average, divisors
     )
     print(f"exported {export_dir}")
     return 0

@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +98,31 @@ def network_probabilities(
     return (direct + mirrored_back) / 2.0
 
 
+def class_map_divisors(weights: Sequence[float]) -> tuple[float, ...]:
+    """Per-class divisors that undo most of a class-weighted loss's bias in the class map.
+
+    A network trained with class weights w over-predicts the heavily weighted classes: with the
+    seed's weights (landmarks 65,536 times background) nearly every pixel's argmax is some
+    landmark, and the overlay tints the whole photo. Dividing by w itself would undo the bias
+    entirely but no network is that well calibrated (no pixel would be a landmark); dividing
+    by sqrt(w / w_background) leaves the landmark classes about the area of their label
+    plateaus (models/README.md). Landmark points and scores do not use the class map.
+
+    Args:
+        weights: the training class weights, background first (7 values).
+
+    Returns:
+        7 divisors, background 1.
+    """
+    return tuple(math.sqrt(weight / weights[0]) for weight in weights)
+
+
 def serving_outputs(
-    model: keras.Model, images: tf.Tensor, top_k: int, flip_average: bool = False
+    model: keras.Model,
+    images: tf.Tensor,
+    top_k: int,
+    flip_average: bool = False,
+    divisors: Sequence[float] | None = None,
 ) -> dict[str, tf.Tensor]:
     """Runs the network and decodes its output; the body of the serving signature.
 
@@ -106,6 +131,8 @@ def serving_outputs(
         images: uint8 [N, 256, 256, 3] RGB.
         top_k: candidates per landmark.
         flip_average: average with the mirrored images' output (`network_probabilities`).
+        divisors: 7 per-class divisors applied before the class map's argmax
+            (`class_map_divisors`); None: the plain argmax.
 
     Returns:
         The signature's output dict (see module docstring; `scores` per `score_description`).
@@ -122,7 +149,10 @@ def serving_outputs(
         squared = tf.reduce_sum(tf.square(views[:count] - views[count:]), axis=-1)
         scores = scores * tf.exp(-squared / (2.0 * MIRROR_AGREEMENT_SIGMA**2))
     candidate_points, candidate_scores = decode_candidates(probabilities, top_k)
-    class_map = tf.cast(tf.argmax(probabilities, axis=-1), tf.uint8)
+    weighted = probabilities
+    if divisors is not None:
+        weighted = probabilities / tf.constant(divisors, tf.float32)
+    class_map = tf.cast(tf.argmax(weighted, axis=-1), tf.uint8)
     return {
         "landmarks": landmarks,
         "scores": scores,
@@ -173,6 +203,7 @@ def export_saved_model(
     metadata: dict[str, Any],
     top_k: int = DEFAULT_TOP_K,
     flip_average: bool = False,
+    divisors: Sequence[float] | None = None,
 ) -> Path:
     """Writes the SavedModel and its metadata file.
 
@@ -185,6 +216,8 @@ def export_saved_model(
         flip_average: average each image's output with its mirror's (two network passes per
             image) in `serving_default`, and add `serving_single_pass`; metadata.json records
             it as `flip_average`.
+        divisors: per-class divisors for the class map (`class_map_divisors`), recorded in
+            metadata.json as `class_map_divisors`; None: the plain argmax.
 
     Returns:
         `export_dir`.
@@ -198,11 +231,11 @@ def export_saved_model(
 
     @tf.function(input_signature=[images_spec])
     def serve(images: tf.Tensor) -> dict[str, tf.Tensor]:
-        return serving_outputs(model, images, top_k, flip_average)
+        return serving_outputs(model, images, top_k, flip_average, divisors)
 
     @tf.function(input_signature=[images_spec])
     def serve_single_pass(images: tf.Tensor) -> dict[str, tf.Tensor]:
-        return serving_outputs(model, images, top_k)
+        return serving_outputs(model, images, top_k, divisors=divisors)
 
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -222,6 +255,7 @@ def export_saved_model(
             "top_k": top_k,
             "flip_average": flip_average,
             "score": score_description(flip_average),
+            "class_map_divisors": list(divisors) if divisors is not None else None,
         },
     )
     if export_dir.exists():

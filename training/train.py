@@ -41,6 +41,7 @@ from training.dataset import (
 from training.distribute import make_strategy
 from training.export import (
     base_metadata,
+    class_map_divisors,
     export_saved_model,
     score_description,
     write_metadata,
@@ -501,12 +502,14 @@ def train(config: TrainConfig) -> TrainResult:
         "train_encoder_bn": config.train_encoder_bn,
         "seconds": round(seconds, 1),
     }
+    weights = class_weights(config.background_weight, config.landmark_weight)
     export_dir = export_saved_model(
         best_model,
         config.out_dir / str(config.version),
         metadata,
         config.top_k,
         config.flip_average,
+        class_map_divisors(weights),
     )
     figures: dict[str, Any] = {}
     if validation:
@@ -520,6 +523,7 @@ def train(config: TrainConfig) -> TrainResult:
                 "top_k": config.top_k,
                 "flip_average": config.flip_average,
                 "score": score_description(config.flip_average),
+                "class_map_divisors": list(class_map_divisors(weights)),
             },
         )
     (run_dir / "validation.json").write_text(json.dumps(figures, indent=2) + "\n")

@@ -14,6 +14,7 @@ from training.export import (
     MIRROR_AGREEMENT_SIGMA,
     MIRRORED_CLASSES,
     base_metadata,
+    class_map_divisors,
     export_saved_model,
     network_probabilities,
 )
@@ -154,3 +155,22 @@ def test_flip_averaged_export_decodes_the_averaged_maps(
     mirrored_back = mirrored[:, list(FLIP_PERMUTATION)]
     mirrored_back[..., 0] = 255.0 - mirrored_back[..., 0]
     np.testing.assert_allclose(mirrored_back, outputs["landmarks"].numpy(), atol=0.05)
+
+
+def test_class_map_divisors_undo_the_class_weights_bias(
+    exported: tuple[object, Path], tmp_path: Path
+) -> None:
+    model, _ = exported
+    divisors = class_map_divisors([1.0] + [65536.0] * 6)
+    assert divisors == (1.0,) + (256.0,) * 6
+    export_dir = tmp_path / "divided" / "1"
+    export_saved_model(model, export_dir, base_metadata("t", 1, "unet", 0.125), 2, False, divisors)
+    images = np.random.default_rng(3).integers(0, 256, (2, 256, 256, 3), dtype=np.uint8)
+    signature = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
+    class_map = signature(images=tf.constant(images))["class_map"].numpy()
+    probabilities = network_probabilities(model, tf.constant(images)).numpy()
+    np.testing.assert_array_equal(class_map, np.argmax(probabilities / np.array(divisors), -1))
+    # An untrained network's plain argmax is mostly landmarks; divided, mostly background.
+    assert (class_map == 0).mean() > (np.argmax(probabilities, -1) == 0).mean()
+    metadata = json.loads((export_dir / "metadata.json").read_text())
+    assert metadata["class_map_divisors"] == list(divisors)

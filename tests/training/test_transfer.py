@@ -146,6 +146,8 @@ def test_train_on_synthetic_and_photos_validate_on_photos_and_export(tmp_path: P
     assert exported["training_data"]["checkpoint"].endswith("best.keras")
     assert exported["training"]["epochs"] == 2
     assert exported["score"]["kind"] == "peak_x_mirror_agreement"
+    # The checkpoint's class weights (the seed's) set the class map's divisors.
+    assert exported["class_map_divisors"] == [1.0] + [256.0] * 6
     loaded = tf.saved_model.load(str(export_dir))
     assert set(loaded.signatures) == {SERVING_SIGNATURE, SINGLE_PASS_SIGNATURE}
     outputs = loaded.signatures[SERVING_SIGNATURE](images=tf.zeros([2, 256, 256, 3], tf.uint8))
