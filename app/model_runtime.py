@@ -15,8 +15,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
+import sys
+import tempfile
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -171,6 +175,41 @@ def read_metadata(version_dir: Path) -> ModelMetadata:
         raise ModelLoadError(f"{path} is invalid: {problems}") from exc
 
 
+# A native log line's prefix: severity, date, time, thread id (`I0000 00:00:1796.5   20240 `).
+_NATIVE_LOG_PREFIX = re.compile(r"^[IWEF]\d{4} [\d:.]+\s+\d+ ")
+
+
+def import_tensorflow() -> ModuleType:
+    """Imports TensorFlow, printing its native start-up lines once instead of twice.
+
+    TensorFlow 2.21 loads two native libraries that each write the same lines to stderr before
+    logging is set up (the oneDNN notice, "All log messages before absl::InitializeLog()..."),
+    where no environment variable reaches them. The import's stderr is caught in a file and
+    each distinct line (ignoring its timestamp and thread id) written once, in order; nothing
+    is dropped, so a real error on import still shows.
+    """
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            seen: set[str] = set()
+            for line in captured.read().decode("utf-8", "replace").splitlines():
+                key = _NATIVE_LOG_PREFIX.sub("", line)
+                if key not in seen:
+                    seen.add(key)
+                    sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+    return tensorflow
+
+
 def configure_device() -> str:
     """Lets TensorFlow grow GPU memory on demand and names the device inference will use.
 
@@ -180,7 +219,7 @@ def configure_device() -> str:
     Returns:
         `GPU (<name>)` or `CPU`.
     """
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     gpus = tf.config.list_physical_devices("GPU")
     for gpu in gpus:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -136,3 +137,28 @@ def test_warm_up_with_off_contract_metadata_fails(tiny_model_copy: Path) -> None
     runtime = ModelRuntime.load(tiny_model_copy)
     with pytest.raises(ModelLoadError, match=r"candidate_points .*\[1, 6, 3, 2\]"):
         runtime.warm_up()
+
+
+def test_tensorflows_start_up_lines_are_printed_once() -> None:
+    """TensorFlow's two native libraries each print the same start-up lines; we print them once."""
+    import subprocess
+    import sys
+
+    code = "from app.model_runtime import import_tensorflow; import_tensorflow().constant(1)"
+    environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    keys = [
+        re.sub(r"^[IWEF]\d{4} [\d:.]+\s+\d+ ", "", line)
+        for line in result.stderr.splitlines()
+        if line.strip()
+    ]
+    repeated = {key for key in keys if keys.count(key) > 1}
+    assert not repeated, f"printed more than once: {repeated}"
