@@ -1,10 +1,12 @@
-"""The `tf.data` input pipeline: image files and points -> (image, label map) batches.
+"""The `tf.data` input pipeline: labelled images -> (image, label map) batches.
 
-    paths, points -> read + decode -> resize to 256 (points scaled) -> cache
-        -> shuffle -> augment (training only) -> label maps -> batch -> prefetch
+    files -> decoded and resized as the service does (once, into memory; points scaled)
+        -> shuffle -> augment (training only) -> label maps -> [mix streams] -> batch -> prefetch
 
-Decoded, resized images are cached (uint8, 192 KiB each), so after the first epoch the only
-per-step work is augmentation and label construction, both vectorised graph ops.
+Images are decoded by the service's own code (`app.decoding`, `app.geometry` through
+`training.photo_labels.model_input`), so the network trains on the pixels an upload becomes.
+They are held in memory (uint8, 192 KiB each); the per-step work is augmentation and label
+construction, both vectorised graph ops.
 """
 
 from __future__ import annotations
@@ -15,39 +17,42 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from app.geometry import image_to_model
 from training.annotations import Annotation
 from training.augment import AugmentOptions, augment
 from training.labels import LabelProfile, make_label_map
-from training.landmarks import IMAGE_SIZE
+from training.landmarks import IMAGE_SIZE, NUM_LANDMARKS
+from training.photo_labels import model_input
 
 
-def load_image(path: tf.Tensor, points: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """Reads an image file and resizes it to the model's input size.
+def load_images(annotations: Sequence[Annotation], data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Reads annotated image files as the service reads uploads, resized for the model.
 
     Args:
-        path: string scalar, an image file (JPEG, PNG, BMP or GIF).
-        points: float32 [6, 2] (x, y) pixel indices in the file's own pixel space.
+        annotations: the samples; `points` in each file's own pixels.
+        data_dir: the folder their image names are relative to.
 
     Returns:
-        uint8 [256, 256, 3] RGB and float32 [6, 2] points in the resized image's pixel space
-        (pixel centres map as x' = (x + 0.5) * 256 / W - 0.5).
+        uint8 [N, 256, 256, 3] (`training.photo_labels.model_input`: the service's decoding
+        and resizing) and float32 [N, 6, 2] points in that 256x256 space.
     """
-    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-    size = tf.cast(tf.shape(image)[:2], tf.float32)  # (H, W)
-    scale = tf.constant([IMAGE_SIZE, IMAGE_SIZE], tf.float32) / tf.stack([size[1], size[0]])
-    resized = tf.image.resize(image, (IMAGE_SIZE, IMAGE_SIZE), antialias=True)
-    resized = tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
-    return resized, (points + 0.5) * scale - 0.5
+    images = np.empty((len(annotations), IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
+    points = np.empty((len(annotations), NUM_LANDMARKS, 2), dtype=np.float32)
+    for index, annotation in enumerate(annotations):
+        images[index], width, height = model_input(data_dir / annotation.image_name)
+        points[index] = image_to_model(annotation.points, width, height)
+    return images, points
 
 
 def file_samples(annotations: Sequence[Annotation], data_dir: Path) -> tf.data.Dataset:
-    """(uint8 [256, 256, 3] image, float32 [6, 2] points) per annotated image file, cached."""
+    """(uint8 [256, 256, 3] image, float32 [6, 2] points) per annotated image file.
+
+    The files are read once, up front, by `load_images` (192 KiB per image in memory, as the
+    cache of decoded images always took).
+    """
     if not annotations:
         raise ValueError("cannot build a dataset from zero samples")
-    paths = [str(data_dir / a.image_name) for a in annotations]
-    points = np.stack([a.points for a in annotations]).astype(np.float32)
-    dataset = tf.data.Dataset.from_tensor_slices((paths, points))
-    return dataset.map(load_image, num_parallel_calls=tf.data.AUTOTUNE).cache()
+    return array_samples(*load_images(annotations, data_dir))
 
 
 def array_samples(images: np.ndarray, points: np.ndarray) -> tf.data.Dataset:

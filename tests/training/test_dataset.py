@@ -7,10 +7,12 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from app.decoding import decode_image
+from app.geometry import resize_for_model
 from tests.inshop import write_inshop_dataset
 from training.annotations import load_split
 from training.augment import AugmentOptions, augment, flip_horizontal, random_similarity
-from training.dataset import load_image, make_dataset
+from training.dataset import load_images, make_dataset
 from training.decoding import decode_landmarks
 from training.labels import make_label_map
 from training.landmarks import FLIP_PERMUTATION
@@ -50,13 +52,17 @@ def test_augment_keeps_points_inside_and_image_in_range() -> None:
         assert np.all((out_points.numpy() >= 2.0) & (out_points.numpy() <= 253.0))
 
 
-def test_load_image_resizes_and_scales_points(tmp_path: Path) -> None:
+def test_images_are_read_as_the_service_reads_uploads(tmp_path: Path) -> None:
     expected = write_inshop_dataset(tmp_path, 1, sizes=((512, 384),), extra_rows=False)[0]
     path = tmp_path / "img/WOMEN/Tees_Tanks/id_00000000/01_1_front.jpg"
-    image, points = load_image(tf.constant(str(path)), tf.constant(expected, tf.float32))
-    assert image.shape == (256, 256, 3) and image.dtype == tf.uint8
+    annotations = load_split(tmp_path, validation_fraction=0.0).train
+    images, points = load_images(annotations, tmp_path)
+    assert images.shape == (1, 256, 256, 3) and images.dtype == np.uint8
+    # Exactly the model input the service makes of this file as an upload.
+    decoded = decode_image(path.read_bytes(), 10**8, min_side=256)
+    np.testing.assert_array_equal(images[0], resize_for_model(decoded.pixels))
     scale = np.array([256 / 512, 256 / 384])
-    np.testing.assert_allclose(points.numpy(), (expected + 0.5) * scale - 0.5, atol=1e-4)
+    np.testing.assert_allclose(points[0], (expected + 0.5) * scale - 0.5, atol=1e-4)
 
 
 def test_dataset_yields_images_and_label_maps(tmp_path: Path) -> None:
