@@ -185,8 +185,8 @@ def import_tensorflow() -> ModuleType:
     TensorFlow 2.21 loads two native libraries that each write the same lines to stderr before
     logging is set up (the oneDNN notice, "All log messages before absl::InitializeLog()..."),
     where no environment variable reaches them. The import's stderr is caught in a file and
-    each distinct line (ignoring its timestamp and thread id) written once, in order; nothing
-    is dropped, so a real error on import still shows.
+    each distinct line (ignoring its timestamp and thread id) written once, in order: only
+    repeats are dropped, so a real error on import still shows.
     """
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]

@@ -31,8 +31,8 @@ from training.adapt import load_network
 from training.decoding import decode_landmarks
 from training.export import MIRRORED_CLASSES
 from training.landmarks import IMAGE_SIZE
+from training.metrics import RIGHT_DISTANCE
 
-RIGHT_DISTANCE = 0.1
 LABEL_MASS = 25 * 1.0 + 24 * 0.8
 SIGMAS = (4.0, 6.0, 8.0, 12.0)
 

@@ -33,6 +33,7 @@ from app.geometry import model_to_image
 from app.model_runtime import read_metadata, resolve_version_dir
 from training import photo_labels
 from training.decoding import decode_landmarks
+from training.labels import LabelProfile
 from training.landmarks import FLIP_PERMUTATION, IMAGE_SIZE
 from training.model import build_model
 from training.train import TrainConfig, TrainResult, compile_model, train
@@ -207,6 +208,9 @@ def adapt(config: AdaptConfig) -> tuple[PseudoLabels, TrainResult]:
         len(labels.unreadable),
     )
     photo_dirs = ((labels.labels_file,) if labels.kept else ()) + config.labelled_dirs
+    if labels.kept + labels.disagreeing == 0 and not config.labelled_dirs:
+        shown = "; ".join(f"{path}: {reason}" for path, reason in labels.unreadable[:3])
+        raise ValueError(f"none of the {len(photos)} photos could be read ({shown})")
     if not photo_dirs:
         raise ValueError(
             f"none of the {len(photos)} photos was answered consistently within "
@@ -220,8 +224,17 @@ def adapt(config: AdaptConfig) -> tuple[PseudoLabels, TrainResult]:
         synthetic_dir = config.run_dir / "synthetic"
         generate_dataset(synthetic_dir, config.synthetic_count, config.seed)
 
+    # Fine-tune with the losses and labels the source model was trained with.
+    recorded = metadata.get("training", {})
+    weights = recorded.get("class_weights")
+    profile = recorded.get("label_profile")
     train_config = TrainConfig(
         data_dir=synthetic_dir,
+        background_weight=float(weights[0]) if weights else 1.0,
+        landmark_weight=float(weights[1]) if weights else 65536.0,
+        profile=LabelProfile(**{**profile, "ring": tuple(profile["ring"])})
+        if profile
+        else LabelProfile(),
         out_dir=config.out_dir,
         version=config.version,
         run_dir=config.run_dir,

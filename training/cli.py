@@ -1,4 +1,4 @@
-"""Command line: `python -m training {train,export,evaluate,synth} ...`.
+"""Command line: `python -m training {train,export,adapt,evaluate,synth} ...`.
 
 Each subcommand is flag parsing over one library call; the work lives in the step modules.
 TensorFlow is imported inside the handlers so `--help` stays fast.
@@ -95,7 +95,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--train-encoder-bn",
         action="store_true",
-        help="pretrained encoders: let BatchNorm statistics adapt (default: keep ImageNet's)",
+        help="pretrained encoders: let BatchNorm statistics adapt (default: keep ImageNet's; "
+        "no effect with --freeze-encoder, which freezes them too)",
     )
     parser.add_argument("--out", type=Path, required=True, help="models/NAME; export -> NAME/V")
     parser.add_argument("--version", type=int, default=1, help="export version (default 1)")

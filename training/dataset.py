@@ -11,12 +11,14 @@ construction, both vectorised graph ops.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
+from app.errors import InputError
 from app.geometry import image_to_model
 from training.annotations import Annotation
 from training.augment import AugmentOptions, augment
@@ -39,55 +41,88 @@ def load_images(annotations: Sequence[Annotation], data_dir: Path) -> tuple[np.n
     images = np.empty((len(annotations), IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
     points = np.empty((len(annotations), NUM_LANDMARKS, 2), dtype=np.float32)
     for index, annotation in enumerate(annotations):
-        images[index], width, height = model_input(data_dir / annotation.image_name)
+        path = data_dir / annotation.image_name
+        try:
+            images[index], width, height = model_input(path)
+        except InputError as error:
+            raise ValueError(f"{path}: {error.message}") from error
         points[index] = image_to_model(annotation.points, width, height)
     return images, points
 
 
-def file_samples(annotations: Sequence[Annotation], data_dir: Path) -> tf.data.Dataset:
-    """(uint8 [256, 256, 3] image, float32 [6, 2] points) per annotated image file.
+@dataclasses.dataclass(frozen=True)
+class Samples:
+    """Labelled images in memory, ready for the model.
 
-    The files are read once, up front, by `load_images` (192 KiB per image in memory, as the
-    cache of decoded images always took).
-    """
-    if not annotations:
-        raise ValueError("cannot build a dataset from zero samples")
-    return array_samples(*load_images(annotations, data_dir))
-
-
-def array_samples(images: np.ndarray, points: np.ndarray) -> tf.data.Dataset:
-    """The same from images already in memory (`training.photo_labels.PhotoSet`).
-
-    Args:
+    Attributes:
         images: uint8 [N, 256, 256, 3].
         points: float32 [N, 6, 2] in the 256x256 space.
     """
+
+    images: np.ndarray
+    points: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def file_samples(annotations: Sequence[Annotation], data_dir: Path) -> Samples:
+    """Every annotated image file, read once, up front, by `load_images` (192 KiB each)."""
+    if not annotations:
+        raise ValueError(f"no samples to read in {data_dir}")
+    return Samples(*load_images(annotations, data_dir))
+
+
+def array_samples(images: np.ndarray, points: np.ndarray) -> Samples:
+    """Images already in memory (`training.photo_labels.PhotoSet`) as `Samples`."""
     if len(images) == 0:
         raise ValueError("cannot build a dataset from zero samples")
-    return tf.data.Dataset.from_tensor_slices((images, points.astype(np.float32)))
+    return Samples(np.ascontiguousarray(images, dtype=np.uint8), points.astype(np.float32))
+
+
+def _sample_dataset(samples: Samples, shuffle: bool, seed: int) -> tf.data.Dataset:
+    """(uint8 [256, 256, 3], float32 [6, 2]) per sample, optionally in a shuffled order.
+
+    The images stay in the NumPy arrays and are looked up by index: a dataset built from the
+    arrays themselves would embed them in the graph (refused past 2 GB) and keep a second
+    copy in a full-size shuffle buffer. Only indices are shuffled.
+    """
+    count = len(samples)
+    indices = tf.data.Dataset.range(count)
+    if shuffle:
+        indices = indices.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+
+    def lookup(index: np.int64) -> tuple[np.ndarray, np.ndarray]:
+        return samples.images[index], samples.points[index]
+
+    def fetch(index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        image, points = tf.numpy_function(lookup, [index], (tf.uint8, tf.float32), stateful=False)
+        image.set_shape((IMAGE_SIZE, IMAGE_SIZE, 3))
+        points.set_shape((NUM_LANDMARKS, 2))
+        return image, points
+
+    return indices.map(fetch, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def labelled_stream(
-    samples: tf.data.Dataset,
+    samples: Samples,
     *,
     training: bool,
     profile: LabelProfile = LabelProfile(),
     augment_options: AugmentOptions | None = AugmentOptions(),
     seed: int = 0,
-    shuffle_buffer: int = 0,
 ) -> tf.data.Dataset:
     """Samples -> (float32 [256, 256, 3] image, float32 [256, 256, 7] label map), unbatched.
 
-    Training shuffles (over `shuffle_buffer` samples, default all of them) and augments.
+    Training shuffles (every epoch anew) and augments.
     """
-    if training:
-        buffer = shuffle_buffer or int(samples.cardinality())
-        samples = samples.shuffle(max(buffer, 1), seed=seed, reshuffle_each_iteration=True)
 
     def to_float(image: tf.Tensor, sample_points: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         return tf.cast(image, tf.float32), sample_points
 
-    dataset = samples.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = _sample_dataset(samples, training, seed).map(
+        to_float, num_parallel_calls=tf.data.AUTOTUNE
+    )
     if training and augment_options is not None:
         options = augment_options
         seeds = tf.data.Dataset.random(seed=seed).batch(2)

@@ -25,7 +25,7 @@ from training.landmarks import LANDMARK_NAMES, NUM_LANDMARKS
 
 PCK_THRESHOLDS: tuple[float, ...] = (0.05, 0.1, 0.2)
 # A prediction is "right" when its normalised distance is below this (strictly): about a tenth
-# of the garment's photo, the bound PCK@0.1 uses too.
+# of the garment's photo (PCK@0.1 counts distances <= 0.1; the two differ only at exactly 0.1).
 RIGHT_DISTANCE = 0.1
 
 
@@ -295,6 +295,3 @@ def metrics_by_kind(
         figures["detection"] = detection_metrics(scores[rows], distances, visible[rows], threshold)
         groups[kind] = figures
     return groups
-
-
-# === Model ===

@@ -186,13 +186,40 @@ def build_model(
 def architecture_of(model: keras.Model) -> tuple[str, float]:
     """The architecture and width multiplier a model was built with, from what it records.
 
-    Every builder names its model `<architecture>_landmarks`; the width is read back from the
-    first layer whose filter count it scales.
+    Every builder names its model `<architecture>_landmarks`. The width is read back from the
+    first layer whose filter count it scales, then checked against every such layer: filter
+    counts are rounded, so some widths (0.3 of 16 filters is 5, as is 0.3125) cannot be told
+    apart from one layer, and a wrong guess would rebuild a different network.
+
+    Raises:
+        ValueError: not a model this project builds, or no width reproduces its layers.
     """
     architecture = model.name.removesuffix("_landmarks")
     if architecture not in ARCHITECTURES:
         raise ValueError(f"{model.name!r} is not a model this project builds")
     if architecture == "efficientnet_unet":
-        first = TRANSFER_DECODER[0][1]
-        return architecture, model.get_layer("decoder32_project").filters / first
-    return architecture, model.get_layer("encoder0_conv0").filters / ENCODER_STAGES[0][0]
+        scaled = {f"decoder{stride}_conv0": filters for stride, filters in TRANSFER_DECODER[1:]}
+        scaled["decoder32_project"] = TRANSFER_DECODER[0][1]
+        first = "decoder32_project"
+    else:
+        scaled = {
+            f"encoder{stage}_conv0": filters for stage, (filters, _) in enumerate(ENCODER_STAGES)
+        }
+        first = "encoder0_conv0"
+    counts = {name: model.get_layer(name).filters for name in scaled}
+    # Candidates: the widths of up to four decimals that give the first layer its count, the
+    # fewest decimals first (0.3 before 0.3125), then the nearest to that layer's own ratio.
+    ratio = counts[first] / scaled[first]
+    candidates = sorted(
+        {
+            round(k / 10**digits, digits)
+            for digits in range(1, 5)
+            for k in range(1, 4 * 10**digits + 1)
+            if _scaled(scaled[first], k / 10**digits) == counts[first]
+        },
+        key=lambda w: (len(f"{w:g}"), abs(w - ratio)),
+    )
+    for width in candidates:
+        if width > 0 and all(_scaled(f, width) == counts[n] for n, f in scaled.items()):
+            return architecture, width
+    raise ValueError(f"no width multiplier reproduces the filter counts of {model.name!r}")

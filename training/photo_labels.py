@@ -1,13 +1,14 @@
-"""Labelled real photos in the CSV form: a folder of images and one `landmarks.csv`.
+"""Labelled real photos in the CSV form: a folder of images and its `landmarks.csv` (or
+`labels.csv`).
 
     image,width,height,x1,y1,...,x6,y6[,kind][,notes][,...]
     images/000.jpg,400,711,131,139,273,166,33,427,322,489,56,609,273,656,c,busy print
 
-`image` is relative to the CSV file's folder; `width` and `height` are the image's size after
-EXIF rotation, and x1..y6 the six landmarks in that image's own pixels (x right, y down, pixel
-centres at integers, the service's convention). Any image size. `kind` (optional) groups the
-figures (`a` garment alone, `b` worn, `c` everyday phone photo); other columns are kept as
-they are and ignored.
+`image` is relative to the CSV file's folder (or absolute, as `training.adapt` writes it);
+`width` and `height` are the image's size after EXIF rotation, and x1..y6 the six landmarks in
+that image's own pixels (x right, y down, pixel centres at integers, the service's
+convention). Any image size. `kind` (optional) groups the figures (`a` garment alone, `b` worn,
+`c` everyday phone photo); other columns are kept as they are and ignored.
 
 Photos are turned into model inputs by the service's own code (`app.decoding.decode_image`,
 `app.geometry.resize_for_model`), so training and evaluation see exactly the pixels a user's
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -104,9 +106,12 @@ def is_photo_folder(path: Path) -> bool:
 def _number(row: dict[str, str], column: str, where: str) -> float:
     text = (row.get(column) or "").strip()
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise PhotoLabelsError(f"{where}: {column} is {text!r}, not a number") from None
+    if not math.isfinite(value):
+        raise PhotoLabelsError(f"{where}: {column} is {text!r}, not a finite number")
+    return value
 
 
 def read_labels(path: Path) -> tuple[Path, list[LabelledPhoto]]:
@@ -146,9 +151,12 @@ def read_labels(path: Path) -> tuple[Path, list[LabelledPhoto]]:
                 raise PhotoLabelsError(
                     f"{where}: a landmark lies outside the {width:g}x{height:g} image"
                 )
+            image = (row.get("image") or "").strip()
+            if not image:
+                raise PhotoLabelsError(f"{where}: the image column is empty")
             photos.append(
                 LabelledPhoto(
-                    image=row["image"].strip(),
+                    image=image,
                     width=int(width),
                     height=int(height),
                     points=points,

@@ -109,42 +109,79 @@ def _plain_load(handle: IO[bytes]) -> Any:
     return _NoClasses(handle).load()
 
 
+def _check_tensor(name: str, value: _TensorRef, flat: np.ndarray) -> None:
+    """Refuses a tensor whose view would reach outside its storage (or is not a plain view).
+
+    The pickle states each tensor's offset, shape and strides; without this check a crafted
+    file could make `as_strided` read memory past the storage, or crash the process.
+    """
+    numbers = (value.offset, *value.shape, *value.stride)
+    if not all(type(number) is int for number in numbers) or len(value.shape) != len(value.stride):
+        raise UnsafeWeightsError(f"tensor {name!r} has a malformed offset, shape or stride")
+    if value.offset < 0 or min((*value.shape, *value.stride), default=0) < 0:
+        raise UnsafeWeightsError(f"tensor {name!r} has a negative offset, size or stride")
+    if 0 in value.shape:
+        last = value.offset - 1
+    else:
+        last = value.offset + sum(
+            (size - 1) * step for size, step in zip(value.shape, value.stride, strict=True)
+        )
+    if last >= flat.size or value.offset > flat.size:
+        raise UnsafeWeightsError(
+            f"tensor {name!r} reaches element {last} of a storage of {flat.size}"
+        )
+    if flat.dtype != value.storage.dtype:
+        raise UnsafeWeightsError(f"tensor {name!r} does not match its storage's type")
+
+
 def _materialise(state: dict[str, Any], storages: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {}
     for name, value in state.items():
-        if not isinstance(value, _TensorRef):
-            raise UnsafeWeightsError(f"state dict entry {name!r} is not a tensor")
         flat = storages[value.storage.key]
-        itemsize = flat.dtype.itemsize
+        _check_tensor(name, value, flat)
         view = np.lib.stride_tricks.as_strided(
             flat[value.offset :],
             shape=value.shape,
-            strides=tuple(step * itemsize for step in value.stride),
+            strides=tuple(step * flat.dtype.itemsize for step in value.stride),
+            writeable=False,
         )
         arrays[name] = np.array(view)  # a contiguous copy that owns its memory
     return arrays
 
 
-def _read_legacy(handle: IO[bytes]) -> dict[str, np.ndarray]:
+def _read_legacy(handle: IO[bytes], file_size: int) -> dict[str, np.ndarray]:
     if _plain_load(handle) != LEGACY_MAGIC_NUMBER:
         raise ValueError("not a PyTorch weights file (bad magic number)")
     if _plain_load(handle) != LEGACY_PROTOCOL_VERSION:
         raise ValueError("unsupported legacy PyTorch protocol version")
     system = _plain_load(handle)
+    if not isinstance(system, dict):
+        raise ValueError("malformed PyTorch file: its system information is not a dict")
     if not system.get("little_endian", True):
         raise ValueError("big-endian PyTorch files are not supported")
-    unpickler = _StateDictUnpickler(handle)
-    state = unpickler.load()
+    state = _StateDictUnpickler(handle).load()
+    if not isinstance(state, dict):
+        raise UnsafeWeightsError("the file's object is not a state dict")
+    for name, value in state.items():
+        if not isinstance(value, _TensorRef):
+            raise UnsafeWeightsError(f"state dict entry {name!r} is not a tensor")
     keys = _plain_load(handle)
+    if not isinstance(keys, list):
+        raise ValueError("malformed PyTorch file: no list of storage keys")
     dtypes = {ref.storage.key: ref.storage.dtype for ref in state.values()}
     storages: dict[str, np.ndarray] = {}
     for key in keys:
-        (count,) = struct.unpack("<q", handle.read(8))
-        dtype = dtypes[key]
-        data = handle.read(count * dtype.itemsize)
-        if len(data) != count * dtype.itemsize:
-            raise ValueError(f"weights file ends inside storage {key}")
-        storages[key] = np.frombuffer(data, dtype=dtype)
+        header = handle.read(8)
+        if len(header) != 8 or key not in dtypes:
+            raise ValueError(f"malformed PyTorch file at storage {key!r}")
+        (count,) = struct.unpack("<q", header)
+        size = count * dtypes[key].itemsize
+        if count < 0 or size > file_size - handle.tell():
+            raise ValueError(f"storage {key!r} claims more bytes than the file holds")
+        storages[key] = np.frombuffer(handle.read(size), dtype=dtypes[key])
+    missing = set(dtypes) - set(storages)
+    if missing:
+        raise ValueError(f"malformed PyTorch file: storages {sorted(missing)} are missing")
     return _materialise(state, storages)
 
 
@@ -165,4 +202,4 @@ def read_state_dict(path: Path) -> dict[str, np.ndarray]:
     if zipfile.is_zipfile(path):
         raise ValueError(f"{path} is a zip-layout PyTorch file; only the legacy layout is read")
     with path.open("rb") as handle:
-        return _read_legacy(handle)
+        return _read_legacy(handle, path.stat().st_size)

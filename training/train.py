@@ -32,6 +32,7 @@ from training import photo_labels
 from training.annotations import FilterOptions, load_all, load_split
 from training.augment import AugmentOptions
 from training.dataset import (
+    Samples,
     array_samples,
     batched,
     file_samples,
@@ -289,9 +290,9 @@ def _resume_path(config: TrainConfig, run_dir: Path) -> Path | None:
 
 @dataclasses.dataclass(frozen=True)
 class LabelledData:
-    """One source read: samples of (uint8 [256, 256, 3], float32 [6, 2] model-space points)."""
+    """One source read: its samples in memory, how many, and where they came from."""
 
-    samples: tf.data.Dataset
+    samples: Samples
     count: int
     description: str
 
@@ -312,17 +313,24 @@ def read_source(
         photos = photo_labels.load_photo_set(path)
         order = np.random.default_rng(seed).permutation(len(photos.photos))
         count = round(len(order) * (validation_fraction or 0.0))
-        parts = [photo_labels.subset(photos, sorted(order[count:]))]
-        parts.append(photo_labels.subset(photos, sorted(order[:count])))
+        if count >= len(order):
+            raise ValueError(
+                f"{path}: a validation fraction of {validation_fraction} leaves none of its "
+                f"{len(order)} photos to train on"
+            )
         where = f"photos {path}" + (
             f" (random split, seed {seed}, fraction {validation_fraction})" if count else ""
         )
-        made = [
-            LabelledData(array_samples(p.images, p.points), len(p.photos), where)
-            for p in parts
-            if p.photos
-        ]
-        return made[0], made[1] if len(made) > 1 else None
+        train_photos = photo_labels.subset(photos, sorted(order[count:]))
+        train_part = LabelledData(
+            array_samples(train_photos.images, train_photos.points), len(train_photos.photos), where
+        )
+        if not count:
+            return train_part, None
+        held_out = photo_labels.subset(photos, sorted(order[:count]))
+        return train_part, LabelledData(
+            array_samples(held_out.images, held_out.points), len(held_out.photos), where
+        )
     if validation_fraction is None:
         annotations = load_all(path, filters)
         return LabelledData(file_samples(annotations, path), len(annotations), str(path)), None
@@ -337,9 +345,7 @@ def read_source(
     return train_part, validation_part
 
 
-def validation_figures(
-    export_dir: Path, samples: tf.data.Dataset, batch_size: int = 16
-) -> dict[str, Any]:
+def validation_figures(export_dir: Path, samples: Samples, batch_size: int = 16) -> dict[str, Any]:
     """Scores an exported model on samples, through its serving signature.
 
     Points are compared in the 256-pixel model space: NE divides dx by the width and dy by the
@@ -348,11 +354,13 @@ def validation_figures(
     from training.metrics import compute_metrics
 
     signature = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
-    predicted, truth = [], []
-    for images, batch_points in samples.batch(batch_size):
-        predicted.append(signature(images=images)["landmarks"].numpy())
-        truth.append(batch_points.numpy())
-    predicted_points, true_points = np.concatenate(predicted), np.concatenate(truth)
+    predicted = [
+        signature(images=tf.constant(samples.images[start : start + batch_size]))[
+            "landmarks"
+        ].numpy()
+        for start in range(0, len(samples), batch_size)
+    ]
+    predicted_points, true_points = np.concatenate(predicted), samples.points
     sizes = np.full((len(true_points), 2), 256.0, dtype=np.float32)
     visible = np.ones(true_points.shape[:2], dtype=bool)
     return dict(compute_metrics(predicted_points, true_points, visible, sizes))
@@ -470,6 +478,13 @@ def train(config: TrainConfig) -> TrainResult:
 
     best_checkpoint = run_dir / "checkpoints" / "best.keras"
     best_model = float32_copy(keras.saving.load_model(best_checkpoint), config)
+    # The weights the network was trained with: on a resume, the checkpoint's compiled loss.
+    loss = getattr(model, "loss", None)
+    trained_weights = (
+        loss.weights
+        if isinstance(loss, WeightedCategoricalCrossentropy)
+        else class_weights(config.background_weight, config.landmark_weight)
+    )
     seconds = time.monotonic() - started
     metadata = base_metadata(
         config.name, config.version, config.architecture, config.width_multiplier, config.top_k
@@ -491,7 +506,7 @@ def train(config: TrainConfig) -> TrainResult:
         "batch_size": config.batch_size,
         "learning_rate": config.learning_rate,
         "label_profile": dataclasses.asdict(config.profile),
-        "class_weights": class_weights(config.background_weight, config.landmark_weight),
+        "class_weights": list(trained_weights),
         "augment": config.augment,
         "mixed_precision": config.mixed_precision,
         "reduce_lr_patience": config.reduce_lr_patience,
@@ -502,14 +517,13 @@ def train(config: TrainConfig) -> TrainResult:
         "train_encoder_bn": config.train_encoder_bn,
         "seconds": round(seconds, 1),
     }
-    weights = class_weights(config.background_weight, config.landmark_weight)
     export_dir = export_saved_model(
         best_model,
         config.out_dir / str(config.version),
         metadata,
         config.top_k,
         config.flip_average,
-        class_map_divisors(weights),
+        class_map_divisors(trained_weights),
     )
     figures: dict[str, Any] = {}
     if validation:
@@ -523,7 +537,7 @@ def train(config: TrainConfig) -> TrainResult:
                 "top_k": config.top_k,
                 "flip_average": config.flip_average,
                 "score": score_description(config.flip_average),
-                "class_map_divisors": list(class_map_divisors(weights)),
+                "class_map_divisors": list(class_map_divisors(trained_weights)),
             },
         )
     (run_dir / "validation.json").write_text(json.dumps(figures, indent=2) + "\n")

@@ -7,8 +7,12 @@ still runs but no longer names them.
 
 from __future__ import annotations
 
+import collections
 import os
 import pickle
+import struct
+import sys
+import types
 from pathlib import Path
 
 import keras
@@ -81,15 +85,101 @@ def _write_legacy_file(path: Path, payload: object, header: object = None) -> No
 
 
 def test_a_pickle_naming_anything_else_is_refused_before_it_runs(tmp_path: Path) -> None:
-    # os.system in the state dict's pickle: a classic malicious "weights" file.
+    # A classic malicious "weights" file: unpickling it would run a shell command.
+    marker = tmp_path / "ran"
     path = tmp_path / "evil.pth"
-    _write_legacy_file(path, os.system)
+    _write_legacy_file(path, _Call(os.system, (f"touch {marker}",)))
     with pytest.raises(UnsafeWeightsError, match="system"):
         read_state_dict(path)
+    assert not marker.exists()
     # ... and in a header pickle, which may name nothing at all.
     _write_legacy_file(tmp_path / "evil2.pth", {}, header=Path("x"))
     with pytest.raises(UnsafeWeightsError, match="header"):
         read_state_dict(tmp_path / "evil2.pth")
+
+
+class _Call:
+    """Pickles as a call of `function(*arguments)`."""
+
+    def __init__(self, function: object, arguments: tuple[object, ...]) -> None:
+        self.function, self.arguments = function, arguments
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return self.function, self.arguments
+
+
+class _Storage:
+    """Stands for a storage; the pickler writes it as PyTorch's persistent id."""
+
+
+def _write_tensor_file(
+    path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    values: np.ndarray,
+    shape: tuple[int, ...],
+    stride: tuple[int, ...],
+    offset: int = 0,
+) -> None:
+    """A legacy file as PyTorch writes it: one float storage and one tensor viewing it."""
+    torch_module, utils_module = types.ModuleType("torch"), types.ModuleType("torch._utils")
+
+    def _rebuild_tensor_v2(*arguments: object) -> None: ...
+
+    _rebuild_tensor_v2.__module__ = "torch._utils"
+    _rebuild_tensor_v2.__qualname__ = "_rebuild_tensor_v2"
+    utils_module._rebuild_tensor_v2 = _rebuild_tensor_v2  # type: ignore[attr-defined]
+    storage_type = type("FloatStorage", (), {"__module__": "torch"})
+    torch_module.FloatStorage = storage_type  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "torch", torch_module)
+    monkeypatch.setitem(sys.modules, "torch._utils", utils_module)
+
+    class _Pickler(pickle.Pickler):
+        def persistent_id(self, obj: object) -> object:
+            if isinstance(obj, _Storage):
+                return ("storage", storage_type, "0", "cpu", values.size)
+            return None
+
+    tensor = _Call(_rebuild_tensor_v2, (_Storage(), offset, shape, stride, False, {}))
+    with path.open("wb") as handle:
+        for header in (LEGACY_MAGIC_NUMBER, LEGACY_PROTOCOL_VERSION, {"little_endian": True}):
+            pickle.dump(header, handle, protocol=2)
+        _Pickler(handle, protocol=2).dump(collections.OrderedDict(weight=tensor))
+        pickle.dump(["0"], handle, protocol=2)
+        handle.write(struct.pack("<q", values.size))
+        handle.write(values.astype("<f4").tobytes())
+
+
+def test_a_tensor_is_rebuilt_from_its_storage_offset_shape_and_strides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "small.pth"
+    values = np.arange(12, dtype=np.float32)
+    # A transposed [3, 2] view starting at element 2: rows step 1, columns step 3.
+    _write_tensor_file(path, monkeypatch, values, (3, 2), (1, 3), offset=2)
+    weight = read_state_dict(path)["weight"]
+    np.testing.assert_array_equal(weight, [[2, 5], [3, 6], [4, 7]])
+
+
+@pytest.mark.parametrize(
+    ("shape", "stride", "offset", "match"),
+    [
+        ((100_000,), (1,), 0, "reaches element"),  # far past the one-element storage
+        ((4,), (-1,), 3, "negative"),  # backwards through memory
+        ((2,), (1,), 5, "reaches element"),
+    ],
+)
+def test_a_view_outside_its_storage_is_refused(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    shape: tuple[int, ...],
+    stride: tuple[int, ...],
+    offset: int,
+    match: str,
+) -> None:
+    path = tmp_path / "crafted.pth"
+    _write_tensor_file(path, monkeypatch, np.zeros(4, np.float32), shape, stride, offset)
+    with pytest.raises(UnsafeWeightsError, match=match):
+        read_state_dict(path)
 
 
 def test_a_file_that_is_not_pytorch_is_refused(tmp_path: Path) -> None:

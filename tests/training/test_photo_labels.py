@@ -58,6 +58,8 @@ def _rewrite(path: Path, change: dict[str, str], drop: str | None = None) -> Non
         ({"x3": "left"}, None, r"landmarks.csv:2: x3 is 'left'"),
         ({"x1": "5000"}, None, "landmarks.csv:2: a landmark lies outside"),
         ({"width": "0"}, None, "positive integers"),
+        ({"y2": "inf"}, None, "y2 is 'inf', not a finite number"),
+        ({"image": ""}, None, "landmarks.csv:2: the image column is empty"),
     ],
 )
 def test_bad_rows_name_the_file_line_and_problem(

@@ -26,7 +26,18 @@ def test_outputs_per_pixel_probabilities_and_records_its_architecture() -> None:
     assert output.shape == (2, 256, 256, 7)
     np.testing.assert_allclose(output.sum(axis=-1), 1.0, atol=1e-5)
     assert architecture_of(model) == ("efficientnet_unet", 0.25)
-    assert architecture_of(build_model("unet", 0.125)) == ("unet", 0.125)
+
+
+@pytest.mark.parametrize(
+    ("architecture", "width"), [("unet", 0.125), ("unet", 0.3), ("seed", 0.6), ("seed", 0.5)]
+)
+def test_the_width_read_back_rebuilds_the_same_network(architecture: str, width: float) -> None:
+    # 0.3 of 16 filters rounds to 5, as 0.3125 does: one layer alone cannot tell them apart.
+    model = build_model(architecture, width)
+    found = architecture_of(model)
+    assert found == (architecture, width)
+    rebuilt = build_model(*found)
+    assert [w.shape for w in rebuilt.weights] == [w.shape for w in model.weights]
 
 
 def test_the_decoder_is_fed_by_every_stride_of_the_encoder() -> None:
@@ -62,7 +73,12 @@ def _trainable_names(model: keras.Model) -> set[str]:
 
 @pytest.mark.parametrize(
     ("freeze", "train_bn", "encoder_convs", "encoder_bn"),
-    [(False, False, True, False), (True, False, False, False), (False, True, True, True)],
+    [
+        (False, False, True, False),
+        (True, False, False, False),
+        (False, True, True, True),
+        (True, True, False, False),  # a frozen encoder keeps its BatchNorm frozen too
+    ],
 )
 def test_encoder_freezing(
     tmp_path: Path, freeze: bool, train_bn: bool, encoder_convs: bool, encoder_bn: bool
@@ -155,3 +171,14 @@ def test_train_on_synthetic_and_photos_validate_on_photos_and_export(tmp_path: P
     assert outputs["scores"].shape == (2, 6)
     assert outputs["class_map"].shape == (2, 256, 256) and outputs["class_map"].dtype == tf.uint8
     assert outputs["candidate_points"].shape == (2, 6, 5, 2)
+
+
+def test_a_photo_folder_split_that_leaves_nothing_to_train_on_is_refused(tmp_path: Path) -> None:
+    from training.annotations import FilterOptions
+    from training.train import read_source
+
+    write_photo_folder(tmp_path, 2)
+    with pytest.raises(ValueError, match="leaves none of its 2 photos to train on"):
+        read_source(tmp_path, FilterOptions(), 0.75, seed=0)
+    train_part, validation = read_source(tmp_path, FilterOptions(), 0.5, seed=0)
+    assert (train_part.count, validation.count if validation else 0) == (1, 1)
