@@ -5,7 +5,7 @@
 Rebuilds the exported network (`training.adapt.load_network`), runs every photo (through the
 service's decoding and resizing) and its mirror image, and scores each landmark several ways:
 
-- `peak`: the mirror-averaged map's probability at the peak pixel (what version 9 reported);
+- `peak`: the mirror-averaged map's probability at the peak pixel (the single pass's score);
 - `mass`: the mirror-averaged probability summed over the 7x7 window around the peak, over
   the same sum for a perfect label (the ring profile's 25 + 24 * 0.8);
 - `agreement s`: exp(-d^2 / (2 s^2)) of the distance d (model pixels) between the peaks found

@@ -58,7 +58,7 @@ class AdaptConfig:
     synthetic_count: int = 2000
     # Validates (and picks the best epoch); None: a share of the synthetic images does.
     validation_dir: Path | None = None
-    agreement_px: float = 3.0  # in the 256x256 model space
+    agreement_px: float = 8.0  # in the 256x256 model space
     photo_weight: float = 0.5
     epochs: int = 4
     steps_per_epoch: int = 100

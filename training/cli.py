@@ -316,9 +316,10 @@ def add_adapt_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--agreement-px",
         type=float,
-        default=3.0,
+        default=8.0,
         help="a photo is pseudo-labelled when all six points agree with its mirror image's "
-        "within this many pixels of the 256x256 input (default 3)",
+        "within this many pixels of the 256x256 input (default 8: on the bundled model's real "
+        "photos 3 kept 1 photo in 195, 8 kept 83)",
     )
     parser.add_argument("--photo-weight", type=float, default=0.5)
     parser.add_argument("--epochs", type=int, default=4)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -12,7 +13,8 @@ from training.annotations import load_all
 from training.evaluate import evaluate_model
 from training.synth import generate_dataset
 
-BUNDLED = Path(__file__).resolve().parents[2] / "models" / "garment_landmarks"
+REPOSITORY = Path(__file__).resolve().parents[2]
+BUNDLED = REPOSITORY / "models" / "garment_landmarks"
 
 
 def bundled_version_dir() -> Path:
@@ -26,15 +28,43 @@ def bundled_version_dir() -> Path:
 def test_bundled_model_is_small_and_described() -> None:
     version_dir = bundled_version_dir()
     size = sum(f.stat().st_size for f in version_dir.rglob("*") if f.is_file())
-    assert size < 10 * 1024 * 1024, f"bundled model is {size / 2**20:.1f} MiB"
+    # An EfficientNet-Lite0 U-Net in float32 is 12.7 MB of weights, which Keras' ExportArchive
+    # writes twice (under its `_all_variables` and under the tracked model; models/README.md),
+    # plus 3.4 MB of graph: the bound catches an export that also carried optimiser state.
+    assert size < 32 * 1024 * 1024, f"bundled model is {size / 2**20:.1f} MiB"
     metadata = json.loads((version_dir / "metadata.json").read_text())
     assert metadata["name"] == "garment_landmarks"
-    assert metadata["architecture"] in ("seed", "unet")
+    assert metadata["architecture"] == "efficientnet_unet"
     assert len(metadata["landmarks"]) == 6
-    assert metadata["evaluation"]["normalized_error"] < 0.1
-    # Served mirror-averaged by default, with the single pass beside it (LANDMARKS_FLIP_AVERAGE).
+    # Served mirror-averaged by default, with the single pass beside it (LANDMARKS_FLIP_AVERAGE),
+    # and scored by the agreement of the two views.
     assert metadata["flip_average"] is True
+    assert metadata["score"]["kind"] == "peak_x_mirror_agreement"
     assert (version_dir / "saved_model.pb").read_bytes().count(b"serving_single_pass") >= 1
+
+
+def test_bundled_model_finds_the_landmarks_of_the_example_photos(tmp_path: Path) -> None:
+    """The committed CC0 photos, through the service's decoding: a broken export fails this.
+
+    They are among the model's training photos, so the bound is loose; the real-photo figures
+    that matter are in the model card.
+    """
+    with (REPOSITORY / "datasets" / "realphotos" / "labels.csv").open(newline="") as handle:
+        labels = {row["image"]: row for row in csv.DictReader(handle)}
+    folder = tmp_path / "examples"
+    rows = []
+    for photo in sorted((REPOSITORY / "examples" / "photos").glob("*.jpg")):
+        row = labels["images/" + photo.name.removeprefix("longsleeve_")]
+        rows.append({**row, "image": photo.name})
+        (folder / photo.name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / photo.name).write_bytes(photo.read_bytes())
+    with (folder / "landmarks.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    report = evaluate_model(BUNDLED, folder, tmp_path / "report", num_worst=0)
+    assert report.metrics["normalized_error"] < 0.05
+    assert report.metrics["pck"]["0.1"] >= 0.9
 
 
 @pytest.mark.slow
