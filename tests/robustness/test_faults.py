@@ -289,21 +289,22 @@ def slow_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_queue_timeout_returns_503_with_retry_after_and_recovers(
     slow_model_dir: Path, tmp_path: Path
 ) -> None:
-    # Sixteen images with one model call each (MAX_BATCH_SIZE 1): the last ones wait behind
-    # fifteen calls of the full-width network, about 1 s even on a fast machine, so they pass
-    # the 0.6 s queue timeout. A lone image afterwards needs one call (well under 0.6 s).
+    # Thirty-two images with one model call each (MAX_BATCH_SIZE 1): the last ones wait behind
+    # thirty-one calls of the full-width network, so they pass the 0.6 s queue timeout (sixteen
+    # were once enough, until an idle 2-core machine answered all of them within it). A lone
+    # image afterwards needs one call (well under 0.6 s).
     settings: dict[str, object] = {
         "MODEL_DIR": slow_model_dir,
         "QUEUE_TIMEOUT_S": 0.6,
         "BATCH_WAIT_MS": 0,
         "MAX_BATCH_SIZE": 1,
-        "MAX_IMAGES_PER_REQUEST": 16,
-        "QUEUE_LENGTH": 32,
+        "MAX_IMAGES_PER_REQUEST": 32,
+        "QUEUE_LENGTH": 64,
         "OVERLAY_DEFAULT": "false",
     }
     png = encode(random_rgb(48, 64), "PNG")
     with running_server(tmp_path, settings) as server, server.client() as http:
-        crowd = http.post("/landmarks/batch", files=[("images", ("a.png", png))] * 16)
+        crowd = http.post("/landmarks/batch", files=[("images", ("a.png", png))] * 32)
         assert crowd.status_code == 503, crowd.text
         assert crowd.headers["retry-after"] == "5"
         assert crowd.json()["detail"].startswith("no model result within 0.6 s")
