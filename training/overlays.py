@@ -19,6 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+# The photo's share of a blended pixel: the service's overlay and these panels use one figure.
+from app.overlay import PHOTO_WEIGHT
 from training.landmarks import CLASS_COLORS
 
 # Panels are drawn at the photo's own size, except that small photos are enlarged and large ones
@@ -26,7 +28,6 @@ from training.landmarks import CLASS_COLORS
 MIN_PANEL_SIDE = 256
 MAX_PANEL_SIDE = 512
 PANEL_GAP = 4
-PHOTO_WEIGHT = 0.4
 CAPTION_HEIGHT = 24
 _WHITE = (255, 255, 255)
 _BLACK = (0, 0, 0)
