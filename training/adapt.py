@@ -109,9 +109,11 @@ def load_network(model_dir: Path) -> tuple[keras.Model, dict[str, Any]]:
     network = build_model(
         metadata["architecture"], float(metadata["width_multiplier"]), pretrained=False
     )
-    restored = {
-        v.name.removesuffix(":0"): v for v in tf.saved_model.load(str(version_dir)).variables
-    }
+    loaded = tf.saved_model.load(str(version_dir))
+    # Exports list the signatures' variables as `_all_variables`; older ones (which also tracked
+    # the model) have them as `variables` too.
+    saved = list(getattr(loaded, "_all_variables", [])) or list(loaded.variables)
+    restored = {v.name.removesuffix(":0"): v for v in saved}
     # Weights only: dropout seed-generator state is numbered per build and not worth restoring.
     for variable in network.weights:
         source = restored.get(variable.path)

@@ -237,8 +237,9 @@ def export_saved_model(
     def serve_single_pass(images: tf.Tensor) -> dict[str, tf.Tensor]:
         return serving_outputs(model, images, top_k, divisors=divisors)
 
+    # No `archive.track(model)`: the endpoints' variables are saved anyway (as `_all_variables`),
+    # and tracking the model as well writes every weight a second time under `variables`.
     archive = keras.export.ExportArchive()
-    archive.track(model)
     archive.add_endpoint(SERVING_SIGNATURE, serve)
     if flip_average:
         archive.add_endpoint(SINGLE_PASS_SIGNATURE, serve_single_pass)
