@@ -61,7 +61,7 @@ import tensorflow as tf
 from app.decoding import DecodedImage, decode_image
 from app.errors import InputError, ModelLoadError
 from app.geometry import model_to_image, resize_for_model
-from app.model_runtime import resolve_version_dir
+from app.model_runtime import METADATA_FILE, SIGNATURE_NAME, resolve_version_dir
 from app.settings import Settings
 from training import photo_labels
 from training.annotations import (
@@ -80,7 +80,6 @@ from training.evaluation_report import (
     format_markdown,
     format_summary,
 )
-from training.export import METADATA_FILE
 from training.landmarks import IMAGE_SIZE, NUM_LANDMARKS
 from training.metrics import (
     compute_metrics,
@@ -171,11 +170,11 @@ def load_saved_model(model_dir: Path) -> ServingSignature:
     version_dir = resolve_model_dir(model_dir)
     loaded = tf.saved_model.load(str(version_dir))
     signatures = loaded.signatures
-    if "serving_default" not in signatures:
+    if SIGNATURE_NAME not in signatures:
         raise ModelOutputError(
             f"{version_dir} has no serving_default signature (has {sorted(signatures)})"
         )
-    signature: ServingSignature = signatures["serving_default"]
+    signature: ServingSignature = signatures[SIGNATURE_NAME]
     return signature
 
 

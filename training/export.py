@@ -42,14 +42,13 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+# The contract's names (signatures, metadata file) are the service's: it reads what this writes.
+# SINGLE_PASS_SIGNATURE_NAME is present only in mirror-averaged exports.
+from app.model_runtime import METADATA_FILE, SIGNATURE_NAME, SINGLE_PASS_SIGNATURE_NAME
 from training.decoding import decode_candidates, decode_landmarks
 from training.landmarks import CLASS_COLORS, FLIP_PERMUTATION, IMAGE_SIZE, LANDMARK_NAMES
 
-METADATA_FILE = "metadata.json"
 DEFAULT_TOP_K = 5
-SERVING_SIGNATURE = "serving_default"
-# Present only in mirror-averaged exports: the same network, one pass per image.
-SINGLE_PASS_SIGNATURE = "serving_single_pass"
 # Output channel c of a mirrored image holds class MIRRORED_CLASSES[c] of the original image:
 # background stays, each left/right landmark pair swaps.
 MIRRORED_CLASSES = (0, *(landmark + 1 for landmark in FLIP_PERMUTATION))
@@ -240,9 +239,9 @@ def export_saved_model(
     # No `archive.track(model)`: the endpoints' variables are saved anyway (as `_all_variables`),
     # and tracking the model as well writes every weight a second time under `variables`.
     archive = keras.export.ExportArchive()
-    archive.add_endpoint(SERVING_SIGNATURE, serve)
+    archive.add_endpoint(SIGNATURE_NAME, serve)
     if flip_average:
-        archive.add_endpoint(SINGLE_PASS_SIGNATURE, serve_single_pass)
+        archive.add_endpoint(SINGLE_PASS_SIGNATURE_NAME, serve_single_pass)
     # Write beside the target and swap in, so a crash never leaves a half-written model where
     # the service would load it.
     staging_dir = export_dir.with_name(f".{export_dir.name}.staging")

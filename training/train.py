@@ -28,6 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from app.model_runtime import SIGNATURE_NAME
 from training import photo_labels
 from training.annotations import FilterOptions, load_all, load_split
 from training.augment import AugmentOptions
@@ -353,7 +354,7 @@ def validation_figures(export_dir: Path, samples: Samples, batch_size: int = 16)
     """
     from training.metrics import compute_metrics
 
-    signature = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
+    signature = tf.saved_model.load(str(export_dir)).signatures[SIGNATURE_NAME]
     predicted = [
         signature(images=tf.constant(samples.images[start : start + batch_size]))[
             "landmarks"

@@ -150,11 +150,14 @@ def test_flip_averaged_export_decodes_the_averaged_maps(
         "kind": "peak_x_mirror_agreement",
         "agreement_sigma": MIRROR_AGREEMENT_SIGMA,
     }
-    # Mirroring the input mirrors every landmark and swaps its left/right id.
+    # Mirroring the input mirrors every landmark and swaps its left/right id. An untrained
+    # network's maps are nearly flat, and the two batch orders differ in the last bits, so a
+    # near-tied peak may move a pixel; a wrong flip or swap moves points by tens of pixels.
     mirrored = signature(images=tf.constant(images[:, :, ::-1].copy()))["landmarks"].numpy()
     mirrored_back = mirrored[:, list(FLIP_PERMUTATION)]
     mirrored_back[..., 0] = 255.0 - mirrored_back[..., 0]
-    np.testing.assert_allclose(mirrored_back, outputs["landmarks"].numpy(), atol=0.05)
+    distance = np.abs(mirrored_back - outputs["landmarks"].numpy())
+    assert np.median(distance) < 0.05 and distance.max() < 3.0, distance
 
 
 def test_class_map_divisors_undo_the_class_weights_bias(

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from app.model_runtime import SIGNATURE_NAME, SINGLE_PASS_SIGNATURE_NAME
 from tests.inshop import write_inshop_dataset
 from tests.photos import write_photo_folder
 from tests.training.test_train_cli import run_training_cli
 from training import efficientnet_lite
-from training.export import SERVING_SIGNATURE, SINGLE_PASS_SIGNATURE
 from training.model import architecture_of, build_model
 from training.torch_weights import read_state_dict
 from training.train import TrainConfig, set_encoder_trainable
@@ -165,8 +165,8 @@ def test_train_on_synthetic_and_photos_validate_on_photos_and_export(tmp_path: P
     # The checkpoint's class weights (the seed's) set the class map's divisors.
     assert exported["class_map_divisors"] == [1.0] + [256.0] * 6
     loaded = tf.saved_model.load(str(export_dir))
-    assert set(loaded.signatures) == {SERVING_SIGNATURE, SINGLE_PASS_SIGNATURE}
-    outputs = loaded.signatures[SERVING_SIGNATURE](images=tf.zeros([2, 256, 256, 3], tf.uint8))
+    assert set(loaded.signatures) == {SIGNATURE_NAME, SINGLE_PASS_SIGNATURE_NAME}
+    outputs = loaded.signatures[SIGNATURE_NAME](images=tf.zeros([2, 256, 256, 3], tf.uint8))
     assert outputs["landmarks"].shape == (2, 6, 2) and outputs["landmarks"].dtype == tf.float32
     assert outputs["scores"].shape == (2, 6)
     assert outputs["class_map"].shape == (2, 256, 256) and outputs["class_map"].dtype == tf.uint8
