@@ -627,23 +627,17 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
         help="overlays for the images with the largest normalised error (default 8)",
     )
     parser.add_argument(
-        "--all-variations",
-        action="store_true",
-        help="In-shop data: evaluate every variation_type, not only normal poses (1)",
-    )
-    parser.add_argument(
-        "--include-occluded",
-        action="store_true",
-        help="In-shop data: keep rows with occluded or truncated landmarks (only visible "
-        "ones are scored)",
-    )
-    parser.add_argument(
         "--corruption",
         choices=sorted(CORRUPTIONS),
         default=None,
         help="degrade every photo before the model sees it, to measure robustness: "
         + "; ".join(f"{name}: {describe(name)}" for name in CORRUPTIONS),
     )
+    # The same row-filter flags as `train` (In-shop data only; only visible landmarks are
+    # scored whatever the filter keeps).
+    from training.cli import add_filter_arguments
+
+    add_filter_arguments(parser)
     parser.add_argument(
         "--detection-threshold",
         type=_probability,
@@ -664,10 +658,9 @@ def default_out_dir(model_dir: Path, corruption: str | None = None) -> Path:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Runs `evaluate` from parsed flags; prints the summary. Returns the exit status."""
-    options = FilterOptions(
-        variation_types=None if args.all_variations else FilterOptions().variation_types,
-        require_all_visible=not args.include_occluded,
-    )
+    from training.cli import filter_options
+
+    options = filter_options(args)
     try:
         out_dir = args.out if args.out is not None else default_out_dir(args.model, args.corruption)
         report = evaluate_model(

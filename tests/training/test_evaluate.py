@@ -891,3 +891,17 @@ def test_evaluate_model_real_savedmodel_on_labelled_photos_end_to_end(
     assert "overall" in summary
     for kind in "abc":
         assert any(line.startswith(f"{kind} ") for line in summary.splitlines())
+
+
+def test_row_filter_flags_are_trains() -> None:
+    """evaluate and train spell the In-shop row filter the same way (one set of names)."""
+    from training.cli import filter_options
+
+    default = filter_options(_evaluate_flags("--model", "m", "--data", "d"))
+    assert default == FilterOptions()
+    every_pose = filter_options(
+        _evaluate_flags("--model", "m", "--data", "d", "--variation-types", "", "--allow-hidden")
+    )
+    assert every_pose.variation_types is None and every_pose.require_all_visible is False
+    with pytest.raises(SystemExit):
+        _evaluate_flags("--model", "m", "--data", "d", "--all-variations")
