@@ -29,7 +29,7 @@ import tensorflow as tf
 from training import photo_labels
 from training.adapt import load_network
 from training.decoding import decode_landmarks
-from training.export import MIRRORED_CLASSES
+from training.export import mirror_pair
 from training.landmarks import IMAGE_SIZE
 from training.metrics import RIGHT_DISTANCE
 
@@ -47,10 +47,8 @@ def scores_and_truth(
     for folder in folders:
         photos = photo_labels.load_photo_set(folder)
         for start in range(0, len(photos.photos), 8):
-            images = tf.cast(photos.images[start : start + 8], tf.float32)
-            direct = network(images, training=False)
-            mirrored = network(tf.reverse(images, axis=[2]), training=False)
-            back = tf.gather(tf.reverse(mirrored, axis=[2]), MIRRORED_CLASSES, axis=-1)
+            # The image's and its mirror image's maps, both in the image's frame, as served.
+            direct, back = mirror_pair(network, tf.constant(photos.images[start : start + 8]))
             averaged = (direct + back) / 2.0
             points, peak = decode_landmarks(averaged)
             direct_points, _ = decode_landmarks(direct)

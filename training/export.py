@@ -63,7 +63,7 @@ def score_description(flip_average: bool) -> dict[str, Any]:
     return {"kind": "peak_x_mirror_agreement", "agreement_sigma": MIRROR_AGREEMENT_SIGMA}
 
 
-def _mirror_pair(model: keras.Model, images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+def mirror_pair(model: keras.Model, images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """The network on images and on their mirrors (one call, a batch of 2N).
 
     Returns:
@@ -93,7 +93,7 @@ def network_probabilities(
     """
     if not flip_average:
         return model(tf.cast(images, tf.float32), training=False)
-    direct, mirrored_back = _mirror_pair(model, images)
+    direct, mirrored_back = mirror_pair(model, images)
     return (direct + mirrored_back) / 2.0
 
 
@@ -137,7 +137,7 @@ def serving_outputs(
         The signature's output dict (see module docstring; `scores` per `score_description`).
     """
     if flip_average:
-        direct, mirrored_back = _mirror_pair(model, images)
+        direct, mirrored_back = mirror_pair(model, images)
         probabilities = (direct + mirrored_back) / 2.0
     else:
         probabilities = network_probabilities(model, images)

@@ -28,7 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from app.model_runtime import SIGNATURE_NAME
+from app.model_runtime import METADATA_FILE, SIGNATURE_NAME
 from training import photo_labels
 from training.annotations import FilterOptions, load_all, load_split
 from training.augment import AugmentOptions
@@ -45,7 +45,6 @@ from training.export import (
     base_metadata,
     class_map_divisors,
     export_saved_model,
-    score_description,
     write_metadata,
 )
 from training.labels import LabelProfile
@@ -529,18 +528,9 @@ def train(config: TrainConfig) -> TrainResult:
     figures: dict[str, Any] = {}
     if validation:
         figures = validation_figures(export_dir, validation.samples)
-        metadata["evaluation"] = {"split": "validation", **figures}
-        # Rewrite only the metadata: the SavedModel itself is unchanged.
-        write_metadata(
-            export_dir,
-            {
-                **metadata,
-                "top_k": config.top_k,
-                "flip_average": config.flip_average,
-                "score": score_description(config.flip_average),
-                "class_map_divisors": list(class_map_divisors(trained_weights)),
-            },
-        )
+        # Add the figures to the metadata the export wrote; the SavedModel itself is unchanged.
+        written = json.loads((export_dir / METADATA_FILE).read_text(encoding="utf-8"))
+        write_metadata(export_dir, {**written, "evaluation": {"split": "validation", **figures}})
     (run_dir / "validation.json").write_text(json.dumps(figures, indent=2) + "\n")
     return TrainResult(
         export_dir=export_dir,
