@@ -1,4 +1,4 @@
-"""Networks, loss and in-graph decoding."""
+"""Networks and loss (in-graph decoding: test_decoding.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from training.decoding import decode_candidates, decode_landmarks
 from training.labels import make_label_map
 from training.loss import LandmarkError, WeightedCategoricalCrossentropy, class_weights
 from training.model import build_model
@@ -48,35 +47,6 @@ def test_weighted_loss_equals_class_weight_on_one_hot_targets() -> None:
     loss = WeightedCategoricalCrossentropy(class_weights(1.0, 100.0))
     per_pixel = loss.call(tf.constant(y_true), tf.constant(y_pred)).numpy()
     np.testing.assert_allclose(per_pixel[0, 0], [np.log(7), 100 * np.log(7)], rtol=1e-5)
-
-
-def test_decode_recovers_label_points_with_subpixel_centroid() -> None:
-    points = np.array([[40, 30], [200, 31], [20, 120], [230, 125], [60, 220], [190, 221]], "f4")
-    labels = tf.stack([make_label_map(points), make_label_map(points[::-1].copy())])
-    decoded, scores = decode_landmarks(labels)
-    np.testing.assert_allclose(decoded[0].numpy(), points, atol=1e-4)
-    np.testing.assert_allclose(scores.numpy(), 1.0)
-
-
-def test_decode_never_drops_a_landmark_that_wins_no_pixel() -> None:
-    probabilities = np.zeros((1, 256, 256, 7), np.float32)
-    probabilities[..., 0] = 0.9
-    probabilities[..., 1:] = 0.1 / 6
-    probabilities[0, 100, 50, 4] = 0.3  # landmark 4 never wins, but peaks here
-    probabilities[0, 100, 50, 0] = 0.9 - 0.3 + 0.1 / 6
-    decoded, scores = decode_landmarks(tf.constant(probabilities), refine_radius=0)
-    np.testing.assert_array_equal(decoded[0, 3].numpy(), [50, 100])
-    assert scores[0, 3].numpy() == pytest.approx(0.3)
-
-
-def test_candidates_are_separate_peaks_best_first() -> None:
-    probabilities = np.zeros((1, 256, 256, 7), np.float32)
-    probabilities[..., 0] = 1.0
-    for (x, y), value in (((50, 60), 0.9), ((51, 60), 0.85), ((150, 200), 0.6), ((20, 20), 0.4)):
-        probabilities[0, y, x, 1] = value
-    points, scores = decode_candidates(tf.constant(probabilities), top_k=4)
-    np.testing.assert_array_equal(points[0, 0, :3].numpy(), [[50, 60], [150, 200], [20, 20]])
-    np.testing.assert_allclose(scores[0, 0].numpy(), [0.9, 0.6, 0.4, 0.0])
 
 
 def test_landmark_error_metric_is_zero_for_identical_maps() -> None:
