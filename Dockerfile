@@ -38,6 +38,21 @@ with open("pyproject.toml", "rb") as file:
 print("\n".join([*project["dependencies"], *project["optional-dependencies"][extra]]))
 PY
 
+# === Wheels: the dependencies PyPI has no binary wheel for, compiled here ===
+# fpng-py (the overlay's PNG encoder, app/overlay.py) is published as source only; it needs a
+# C++ compiler, which the runtime image should not carry. This stage is thrown away.
+FROM ${PYTHON_IMAGE} AS wheels
+
+ARG TF_EXTRA=cpu
+WORKDIR /build
+COPY --from=requirements /build/requirements.txt ./
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends g++ \
+    && rm -rf /var/lib/apt/lists/* \
+    && pip wheel --no-cache-dir --disable-pip-version-check --no-deps --wheel-dir /wheels \
+        "$(grep -i '^fpng-py' requirements.txt)"
+
 # === Runtime ===
 FROM ${PYTHON_IMAGE} AS runtime
 
@@ -63,10 +78,12 @@ RUN groupadd --system --gid 10001 landmarks \
        --home-dir /nonexistent --shell /usr/sbin/nologin landmarks
 
 COPY --from=requirements /build/requirements.txt /tmp/requirements.txt
-# Versions come from pyproject.toml: TensorFlow is pinned to 2.21.* by the extra.
+COPY --from=wheels /wheels /tmp/wheels
+# Versions come from pyproject.toml: TensorFlow is pinned to 2.21.* by the extra. The wheels
+# stage's builds are found first; everything else comes from the index as binary wheels.
 RUN pip install --no-cache-dir --disable-pip-version-check --root-user-action=ignore \
-        -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+        --find-links /tmp/wheels -r /tmp/requirements.txt \
+    && rm -rf /tmp/requirements.txt /tmp/wheels
 
 WORKDIR /opt/landmarks
 # The service's settings (app/settings.py); every other LANDMARKS_* setting keeps its default

@@ -185,12 +185,7 @@ def decode_image(data: bytes, max_pixels: int, *, min_side: int | None = None) -
             # As above: truncated or damaged pixel data surfaces as many exception types.
             raise CorruptImageError(corrupt_message) from exc
         source_mode = image.mode
-        oriented = _apply_exif_orientation(image)
-        try:
-            pixels = to_rgb_array(oriented)
-        finally:
-            if oriented is not image:
-                oriented.close()
+        pixels = to_rgb_array(_apply_exif_orientation(image))
     if pixels.shape[0] * reduction != height:
         # EXIF turned the image by 90 degrees.
         width, height = height, width
@@ -223,17 +218,17 @@ def _bomb_error(max_pixels: int) -> TooManyPixelsError:
 
 
 def _apply_exif_orientation(image: Image.Image) -> Image.Image:
-    """Returns the image rotated/flipped as its EXIF Orientation tag says, else itself.
+    """Rotates/flips the image as its EXIF Orientation tag says (in place), and returns it.
 
+    In place: `exif_transpose` otherwise copies every image, even the many that need no turn.
     A damaged EXIF block must not cost the user the whole request: the pixels are fine, so the
     image is served unrotated and the problem only logged.
     """
     try:
-        transposed = ImageOps.exif_transpose(image)
+        ImageOps.exif_transpose(image, in_place=True)
     except Exception:
         logger.info("ignoring unreadable EXIF data", exc_info=True)
-        return image
-    return image if transposed is None else transposed
+    return image
 
 
 def to_rgb_array(image: Image.Image) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Draws the model's answer over the upload: class colours blended in, a labelled dot per landmark.
 
 Everything is vectorised numpy or OpenCV; the image stays RGB throughout (OpenCV's drawing
-functions do not care about channel order; only PNG encoding needs BGR).
+functions do not care about channel order; only JPEG encoding needs BGR).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 import cv2
+import fpng_py
 import numpy as np
 
 # Share of the photo in a blended landmark pixel; the class colour gets the rest.
@@ -30,19 +31,6 @@ _HALO_OFFSETS = tuple(
     for offset_y in (-1, 0, 1)
     if (offset_x, offset_y) != (0, 0)
 )
-# PNG settings. The overlay is a throwaway rendering, so encoding speed beats file size: zlib
-# level 1, and (order matters: the level resets the strategy) run-length matching only. Where
-# OpenCV offers it (recent versions), one fixed row filter ("up") instead of libpng's per-row
-# trial of all five: together about twice as fast as level 1 alone, the file within a few per
-# cent of its old size (benchmarks/results/service.md).
-_PNG_PARAMS = [
-    cv2.IMWRITE_PNG_COMPRESSION,
-    1,
-    cv2.IMWRITE_PNG_STRATEGY,
-    cv2.IMWRITE_PNG_STRATEGY_RLE,
-]
-if hasattr(cv2, "IMWRITE_PNG_FILTER"):
-    _PNG_PARAMS += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP]
 
 
 def blend_class_map(pixels: np.ndarray, class_map: np.ndarray, palette: np.ndarray) -> np.ndarray:
@@ -57,12 +45,15 @@ def blend_class_map(pixels: np.ndarray, class_map: np.ndarray, palette: np.ndarr
         uint8 [H, W, 3]: 0.4 * photo + 0.6 * colour where the class is not background.
     """
     height, width = pixels.shape[:2]
+    # The whole image at once: on real photos the landmark classes tint a fifth of the pixels
+    # in blobs spread over the garment, and blending only their bounding boxes measured slower
+    # (BENCHMARKS.md).
     # INTER_NEAREST_EXACT samples at pixel centres (the half-pixel convention of
     # app.geometry); plain INTER_NEAREST is shifted by up to one source pixel.
     classes = cv2.resize(class_map, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
     # OpenCV's table lookup and masked copy instead of numpy fancy indexing and np.where: the
-    # same pixels, about six times faster on a photo (benchmarks/results/service.md). Classes
-    # past the palette take its last colour.
+    # same pixels, several times faster on a photo. Classes past the palette take its last
+    # colour.
     table = np.empty((1, 256, 3), dtype=np.uint8)
     table[0, : len(palette)] = palette
     table[0, len(palette) :] = palette[-1]
@@ -96,6 +87,18 @@ def draw_landmarks(
         uint8 [H, W, 3], a new array.
     """
     canvas = np.ascontiguousarray(pixels).copy()
+    _draw_into(canvas, points, detected, colours, names)
+    return canvas
+
+
+def _draw_into(
+    canvas: np.ndarray,
+    points: np.ndarray,
+    detected: np.ndarray,
+    colours: Sequence[tuple[int, int, int]],
+    names: Sequence[str],
+) -> None:
+    """`draw_landmarks` on a uint8 [H, W, 3] C-contiguous image, in place."""
     height, width = canvas.shape[:2]
     short_side = min(height, width)
     radius = max(3, round(short_side / 100))
@@ -132,7 +135,6 @@ def draw_landmarks(
                 text_thickness,
                 cv2.LINE_AA,
             )
-    return canvas
 
 
 def render_overlay(
@@ -156,13 +158,19 @@ def render_overlay(
     Returns:
         uint8 [H, W, 3] RGB.
     """
-    blended = blend_class_map(pixels, class_map, palette)
+    canvas = blend_class_map(pixels, class_map, palette)  # a new array: drawn on in place
     landmark_colours = [(int(red), int(green), int(blue)) for red, green, blue in palette[1:]]
-    return draw_landmarks(blended, points, detected, landmark_colours, names)
+    _draw_into(canvas, points, detected, landmark_colours, names)
+    return canvas
 
 
 def encode_png(pixels: np.ndarray) -> bytes:
-    """Encodes an RGB image as PNG.
+    """Encodes an RGB image as PNG with fpng.
+
+    fpng writes one deflate stream with fixed Huffman tables and a simple match search, built
+    for images that are shown and thrown away: several times faster than zlib's fastest level
+    through libpng or OpenCV, the file about the same size (BENCHMARKS.md). Any PNG decoder
+    reads it.
 
     Args:
         pixels: uint8 [H, W, 3] RGB.
@@ -170,10 +178,15 @@ def encode_png(pixels: np.ndarray) -> bytes:
     Returns:
         The PNG file's bytes.
     """
-    ok, encoded = cv2.imencode(".png", cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR), _PNG_PARAMS)
-    if not ok:
-        raise ValueError("OpenCV could not encode the overlay as PNG")
-    return encoded.tobytes()
+    height, width = pixels.shape[:2]
+    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
+        raise ValueError(f"expected uint8 [H, W, 3], got {pixels.dtype} {pixels.shape}")
+    encoded = fpng_py.fpng_encode_image_to_memory(
+        np.ascontiguousarray(pixels).tobytes(), width, height, 3
+    )
+    if not encoded:
+        raise ValueError("fpng could not encode the overlay as PNG")
+    return bytes(encoded)
 
 
 def encode_jpeg(pixels: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:

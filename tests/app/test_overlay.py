@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 
+import cv2
 import numpy as np
+import pytest
 from PIL import Image
 
 from app.overlay import blend_class_map, draw_landmarks, encode_png, render_overlay
@@ -83,3 +85,77 @@ def test_render_overlay_keeps_upload_size_and_encodes_png() -> None:
     decoded = Image.open(io.BytesIO(png))
     assert decoded.format == "PNG" and decoded.size == (457, 123) and decoded.mode == "RGB"
     np.testing.assert_array_equal(np.asarray(decoded), overlay)
+
+
+def _reference_blend(pixels: np.ndarray, class_map: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """The blend written out with numpy indexing: every pixel looked up and blended."""
+    height, width = pixels.shape[:2]
+    classes = cv2.resize(class_map, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
+    colours = palette[np.minimum(classes, len(palette) - 1)]
+    blended = cv2.addWeighted(pixels, 0.4, colours, 0.6, 0.0)
+    return np.where((classes > 0)[..., None], blended, pixels)
+
+
+def _blob_map(seed: int, blobs: int = 6) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    class_map = np.zeros((256, 256), np.uint8)
+    for value in range(1, blobs + 1):
+        y, x = rng.integers(0, 256, 2)
+        class_map[max(0, y - 3) : y + 3, max(0, x - 4) : x + 2] = value
+    class_map[0, 0] = 2  # a corner pixel, and a class in two places
+    class_map[255, 255] = 6
+    return class_map
+
+
+@pytest.mark.parametrize(
+    ("height", "width"), [(123, 457), (480, 640), (256, 256), (37, 1000), (1001, 333)]
+)
+def test_blend_equals_a_per_pixel_reference(height: int, width: int) -> None:
+    pixels = random_rgb(height, width)
+    for seed in range(3):
+        class_map = _blob_map(seed)
+        np.testing.assert_array_equal(
+            blend_class_map(pixels, class_map, PALETTE),
+            _reference_blend(pixels, class_map, PALETTE),
+        )
+
+
+def test_scattered_and_empty_class_maps_blend_like_the_reference() -> None:
+    pixels = random_rgb(300, 700)
+    scattered = np.random.default_rng(5).integers(0, 7, (256, 256), dtype=np.uint8)
+    empty = np.zeros((256, 256), np.uint8)
+    for class_map in (scattered, empty):
+        np.testing.assert_array_equal(
+            blend_class_map(pixels, class_map, PALETTE),
+            _reference_blend(pixels, class_map, PALETTE),
+        )
+
+
+@pytest.mark.parametrize(("height", "width"), [(1, 1), (1, 7), (5, 3), (480, 640), (999, 1501)])
+def test_png_decodes_to_the_same_pixels_as_pillows_png(height: int, width: int) -> None:
+    pixels = random_rgb(height, width)
+    smooth = cv2.GaussianBlur(pixels, (0, 0), 3)  # photo-like runs, not only noise
+    for image in (pixels, smooth, np.zeros_like(pixels)):
+        ours = Image.open(io.BytesIO(encode_png(image)))
+        pillow_file = io.BytesIO()
+        Image.fromarray(image).save(pillow_file, "PNG")
+        pillows = Image.open(io.BytesIO(pillow_file.getvalue()))
+        assert ours.format == "PNG" and ours.mode == "RGB" and ours.size == (width, height)
+        np.testing.assert_array_equal(np.asarray(ours), np.asarray(pillows))
+        np.testing.assert_array_equal(np.asarray(ours), image)
+
+
+def test_png_of_a_photo_is_no_larger_than_zlibs_fastest() -> None:
+    # fpng trades a few per cent of size for speed; a regression to stored (uncompressed)
+    # blocks or a broken match search would show here.
+    photo = cv2.GaussianBlur(random_rgb(480, 640), (0, 0), 2)
+    zlib_fastest = io.BytesIO()
+    Image.fromarray(photo).save(zlib_fastest, "PNG", compress_level=1)
+    assert len(encode_png(photo)) < 1.25 * len(zlib_fastest.getvalue())
+
+
+def test_png_encoder_rejects_what_is_not_rgb() -> None:
+    with pytest.raises(ValueError, match="uint8"):
+        encode_png(np.zeros((4, 4), np.uint8))
+    with pytest.raises(ValueError, match="uint8"):
+        encode_png(np.zeros((4, 4, 3), np.float32))

@@ -171,3 +171,30 @@ def test_requirements_stage_refuses_other_extras(dockerfile: Dockerfile, tmp_pat
 def test_tf_extra_build_argument_defaults_to_cpu_in_every_stage(dockerfile: Dockerfile) -> None:
     for stage in dockerfile.stages:
         assert [arg.arguments for arg in stage.all("ARG")] == ["TF_EXTRA=cpu"], stage.name
+
+
+def test_wheels_stage_builds_the_source_only_requirement_and_runtime_uses_it(
+    dockerfile: Dockerfile, tmp_path: Path
+) -> None:
+    assert run_requirements_stage(dockerfile, "cpu", tmp_path).returncode == 0
+    (run,) = dockerfile.stage("wheels").all("RUN")
+    script = run.shell_script()
+    # The stage's own selection, run on the real requirements list: exactly the pinned fpng-py.
+    selection = re.search(r'"\$\((grep [^)]*)\)"', script)
+    assert selection is not None, script
+    chosen = subprocess.run(
+        ["/bin/sh", "-c", selection.group(1)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    ).stdout.split()
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert chosen == [dep for dep in project["dependencies"] if dep.startswith("fpng-py")]
+    assert "g++" in script and "--wheel-dir /wheels" in script
+    # The compiler stays in the thrown-away stage; the runtime installs from its wheels.
+    runtime_runs = " ".join(instruction.arguments for instruction in dockerfile.final.all("RUN"))
+    assert "g++" not in runtime_runs and "--find-links /tmp/wheels" in runtime_runs
+    copies = [instruction.arguments for instruction in dockerfile.final.all("COPY")]
+    assert "--from=wheels /wheels /tmp/wheels" in copies
