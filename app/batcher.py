@@ -1,17 +1,23 @@
 """Micro-batching: concurrent requests' images share one model call.
 
-    submit() ──put_nowait──> asyncio.Queue (bounded) ──> _run() collects up to MAX_BATCH_SIZE,
-       ^                                                  waiting at most BATCH_WAIT_MS after
-       │                                                  the first image arrived
+    submit() ──put_nowait──> asyncio.Queue (bounded) ──> _run() collects up to MAX_BATCH_SIZE
+       ^                                                  once the model is free
+       │
        └──── per-image future <── results split ── predict(stacked batch) in the inference thread
 
 The queue and the futures live on the event loop; the model call runs in a dedicated
 single-thread executor, so the loop stays free and at most one model call runs at a time (the
 model parallelises internally). While one batch runs, the next one gathers in the queue.
 
-A batch waits only for images that are actually on their way: callers announce images they are
-still decoding (`expecting`), and when the queue is empty and nothing is announced the batch
-goes at once. A lone request therefore never pays BATCH_WAIT_MS for company that cannot come.
+The batching rule, as Triton's dynamic batcher and TF Serving's batch scheduler have it: a
+batch is formed when the model becomes free, from everything queued by then. If that is less
+than a full batch and more images are on their way, it waits for them, at most BATCH_WAIT_MS
+from the later of the model becoming free and its first image arriving. "On their way" means
+announced (`expecting`): requests announce themselves as soon as they arrive, before their
+body is read, and stop when their images are queued. So a batch never waits for images that
+are not coming (a lone request does not wait at all), and clients whose answers have just gone
+out and who send again at once join the next batch instead of settling into two half batches
+that take turns with the model.
 """
 
 from __future__ import annotations
@@ -95,6 +101,8 @@ class MicroBatcher:
         self._executor: ThreadPoolExecutor | None = None
         self._in_progress: list[_Job] = []
         self._expected = 0
+        # When the last model call returned (time.monotonic()); a batch's wait starts there.
+        self._model_free_at = 0.0
 
     @property
     def queue_depth(self) -> int:
@@ -136,7 +144,9 @@ class MicroBatcher:
         """Announces `count` images that the caller will `enqueue` before leaving the block.
 
         While announced images are outstanding, a forming batch waits for them (at most
-        `max_wait_s`); without any, it does not wait at all.
+        `max_wait_s`); without any, it does not wait at all. A request announces one image
+        while its body arrives (the count is not known yet), then its real count while its
+        uploads are decoded; the two blocks follow each other with no await between them.
         """
         self._expected += count
         try:
@@ -207,9 +217,10 @@ class MicroBatcher:
             raise RuntimeError("the batcher has not been started")
         first = await self._queue.get()
         batch = [first]
-        # Counted from the first job's arrival: a job that already waited through the previous
-        # model call is not made to wait again.
-        deadline = first.enqueued_at + self._max_wait_s
+        # Counted from when the model became free, or from the first job's arrival if that is
+        # later: images that queued during the previous call go at once unless company is
+        # already on its way, and then wait no longer than for a batch formed from scratch.
+        deadline = max(first.enqueued_at, self._model_free_at) + self._max_wait_s
         while True:
             if len(batch) >= self._max_batch_size:
                 # A job whose caller timed out or went away gives its slot back, so that live
@@ -252,6 +263,7 @@ class MicroBatcher:
             try:
                 outputs = await loop.run_in_executor(self._executor, self._predict, images)
             except Exception:
+                self._model_free_at = time.monotonic()
                 # A failing model call must fail these requests, not stop the worker for good.
                 # The client gets a generic message; the details go to the log.
                 logger.exception("model call failed for a batch of %d", len(jobs))
@@ -262,6 +274,7 @@ class MicroBatcher:
                 continue
             # Not in a `finally`: on cancellation stop() still needs the list to fail them.
             self._in_progress = []
+            self._model_free_at = time.monotonic()
             self._observer.observe_batch(len(jobs), time.perf_counter() - started)
             for index, job in enumerate(jobs):
                 if not job.future.done():

@@ -8,6 +8,7 @@ coordinates and several requests' CPU work overlaps with inference.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -133,6 +134,15 @@ class LandmarkPipeline:
         self._threshold = detection_threshold
         self._metrics = metrics
         self._in_flight = 0
+
+    def incoming(self) -> contextlib.AbstractContextManager[None]:
+        """Announces a request whose body is still arriving (wrap the body read in it).
+
+        The batcher then counts its image as on its way, so a batch forming meanwhile waits for
+        it (at most BATCH_WAIT_MS) rather than going half full. `analyse` takes over the
+        announcement with the real image count; leave this block right before calling it.
+        """
+        return self._batcher.expecting(1)
 
     def check_options(self, options: AnalysisOptions) -> None:
         """Raises InvalidParameterError when `top_k` exceeds what the model provides."""

@@ -95,7 +95,10 @@ async def detect_landmarks(
 ) -> Response:
     options = _options(settings, top_k, overlay, overlay_format)
     pipeline.check_options(options)
-    data = await read_single_image(request, settings.MAX_UPLOAD_BYTES, settings.UPLOAD_TIMEOUT_S)
+    with pipeline.incoming():
+        data = await read_single_image(
+            request, settings.MAX_UPLOAD_BYTES, settings.UPLOAD_TIMEOUT_S
+        )
     analysis = await pipeline.analyse(data, options)
     return await _json_response(
         pipeline,
@@ -126,8 +129,11 @@ async def render_overlay_image(
     pipeline: PipelineDep,
     overlay_format: OverlayFormatQuery = "png",
 ) -> Response:
-    data = await read_single_image(request, settings.MAX_UPLOAD_BYTES, settings.UPLOAD_TIMEOUT_S)
     options = AnalysisOptions(top_k=0, overlay=True, overlay_format=overlay_format)
+    with pipeline.incoming():
+        data = await read_single_image(
+            request, settings.MAX_UPLOAD_BYTES, settings.UPLOAD_TIMEOUT_S
+        )
     analysis = await pipeline.analyse(data, options)
     return Response(content=analysis.overlay_image, media_type=analysis.overlay_media_type)
 
@@ -154,12 +160,13 @@ async def detect_landmarks_batch(
 ) -> Response:
     options = _options(settings, top_k, overlay, overlay_format)
     pipeline.check_options(options)
-    uploads = await read_batch_images(
-        request,
-        settings.MAX_IMAGES_PER_REQUEST,
-        settings.MAX_UPLOAD_BYTES,
-        settings.UPLOAD_TIMEOUT_S,
-    )
+    with pipeline.incoming():
+        uploads = await read_batch_images(
+            request,
+            settings.MAX_IMAGES_PER_REQUEST,
+            settings.MAX_UPLOAD_BYTES,
+            settings.UPLOAD_TIMEOUT_S,
+        )
     analyses = await pipeline.analyse_many(uploads, options)
     return await _json_response(
         pipeline,

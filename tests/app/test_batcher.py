@@ -255,3 +255,71 @@ def test_submit_before_start_raises_not_ready() -> None:
             await make_batcher(FakeModel()).submit(image(0))
 
     asyncio.run(scenario())
+
+
+def test_images_queued_while_the_model_is_busy_go_together_when_it_frees() -> None:
+    model = FakeModel()
+    model.release.clear()  # the first call blocks until released
+
+    async def scenario() -> None:
+        async with running(model, max_batch_size=8, max_wait_s=0.5) as batcher:
+            first = asyncio.create_task(batcher.submit(image(0)))
+            await asyncio.sleep(0.05)  # the model is now busy with image 0
+            rest = [asyncio.create_task(batcher.submit(image(m))) for m in range(1, 4)]
+            await asyncio.sleep(0.05)
+            started = time.perf_counter()
+            model.release.set()
+            await asyncio.gather(first, *rest)
+            # Nothing else was announced: the queued three went as soon as the model was free.
+            assert time.perf_counter() - started < 0.3
+
+    asyncio.run(scenario())
+    assert model.batch_sizes == [1, 3]
+
+
+def test_batch_formed_when_the_model_frees_waits_for_an_announced_image() -> None:
+    # Image 1 queued during the previous call; image 2 is still arriving when the model frees.
+    # Counted from image 1's arrival its wait would be over, and the two would take turns.
+    model = FakeModel()
+    model.release.clear()
+
+    async def scenario() -> None:
+        async with running(model, max_batch_size=8, max_wait_s=0.3) as batcher:
+            first = asyncio.create_task(batcher.submit(image(0)))
+            await asyncio.sleep(0.05)
+            queued = asyncio.create_task(batcher.submit(image(1)))
+            await asyncio.sleep(0.4)  # longer than max_wait: image 1 has waited its share
+
+            async def arriving() -> None:
+                with batcher.expecting(1):
+                    model.release.set()  # the model frees while image 2 is on its way
+                    await asyncio.sleep(0.05)
+                    future = batcher.enqueue(image(2))
+                await batcher.result(future)
+
+            await asyncio.gather(first, queued, arriving())
+
+    asyncio.run(scenario())
+    assert model.batch_sizes == [1, 2]
+
+
+def test_batch_waits_at_most_max_wait_after_the_model_frees_for_images_not_coming() -> None:
+    model = FakeModel()
+    model.release.clear()
+
+    async def scenario() -> float:
+        async with running(model, max_batch_size=8, max_wait_s=0.2) as batcher:
+            first = asyncio.create_task(batcher.submit(image(0)))
+            await asyncio.sleep(0.05)
+            queued = asyncio.create_task(batcher.submit(image(1)))
+            with batcher.expecting(1):  # announced, never enqueued
+                await asyncio.sleep(0.3)
+                freed = time.perf_counter()
+                model.release.set()
+                await asyncio.gather(first, queued)
+                return time.perf_counter() - freed
+
+    elapsed = asyncio.run(scenario())
+    assert model.batch_sizes == [1, 1]
+    # The second batch waited its max_wait from the moment the model was free, not longer.
+    assert 0.15 <= elapsed < 1.0

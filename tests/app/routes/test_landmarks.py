@@ -10,6 +10,8 @@ import asyncio
 import base64
 import io
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -573,3 +575,48 @@ def test_full_queue_returns_503_with_retry_after(keyed_server: LiveServer) -> No
     # Once the burst is over the service answers again.
     with keyed_server.client(headers={"X-API-Key": API_KEY}) as http:
         assert http.post("/landmarks", content=data).status_code == 200
+
+
+def _batch_counts(http: httpx.Client) -> tuple[float, float]:
+    samples = metric_samples(http)
+    return samples["landmarks_batch_size_count{}"], samples["landmarks_batch_size_sum{}"]
+
+
+def test_request_whose_body_is_still_arriving_joins_the_forming_batch(
+    server: LiveServer, client: httpx.Client
+) -> None:
+    """A request counts as on its way from its headers on, not only once its body is read.
+
+    Request A sends its headers and half its body; request B arrives whole. B's batch waits
+    for A (BATCH_WAIT_MS is 50 ms on this server) and both share one model call. Without the
+    early announcement B goes alone the moment it is queued.
+    """
+    body = encode(random_rgb(64, 64, seed=1), "PNG")
+    head = (
+        "POST /landmarks?overlay=false HTTP/1.1\r\nHost: test\r\n"
+        f"Content-Type: image/png\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    host, port = server.base_url.removeprefix("http://").split(":")
+    before = _batch_counts(client)
+    with socket.create_connection((host, int(port)), timeout=30) as slow:
+        slow.sendall(head + body[: len(body) // 2])
+        time.sleep(0.2)  # A's handler is running, reading its body
+        with httpx.Client(base_url=server.base_url, timeout=30) as other:
+            fast = threading.Thread(
+                target=lambda: other.post(
+                    "/landmarks",
+                    params={"overlay": "false"},
+                    content=body,
+                    headers={"Content-Type": "image/png"},
+                ).raise_for_status()
+            )
+            fast.start()
+            time.sleep(0.01)
+            slow.sendall(body[len(body) // 2 :])
+            fast.join(timeout=30)
+        answer = b""
+        while chunk := slow.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200")
+    count, total = _batch_counts(client)
+    assert (count - before[0], total - before[1]) == (1, 2)
