@@ -44,8 +44,9 @@ class Settings(BaseSettings):
     BATCH_WAIT_MS: float = Field(
         default=5.0,
         ge=0,
-        description="Longest the first image of a batch waits for images still being decoded "
-        "to join it (no wait when none is on its way).",
+        description="Longest a batch that is not full waits, once the model is free, for "
+        "images still on their way (requests whose body is arriving or being decoded); no wait "
+        "when none is.",
     )
     QUEUE_LENGTH: int = Field(
         default=64,

@@ -298,6 +298,16 @@ def bare_worker(model_dir: Path, inputs_path: Path, batch_size: int, signature_n
                 "seconds": seconds,
                 "cpu_seconds": time.process_time() - cpu_started,
             }
+        elif request["op"] == "calls":
+            # Back-to-back calls at a given batch size (benchmarks/load_curve.py).
+            batch = inputs[np.arange(request["batch"]) % len(inputs)]
+            call(batch)
+            durations = []
+            for _ in range(request["calls"]):
+                started = time.perf_counter()
+                call(batch)
+                durations.append(time.perf_counter() - started)
+            reply = {"durations": durations}
         elif request["op"] == "latency":
             latencies = []
             for index in range(request["calls"]):

@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from training import photo_labels
 from training.adapt import load_network
-from training.decoding import decode_landmarks
+from training.peaks import decode_landmarks
 from training.export import mirror_pair
 from training.landmarks import IMAGE_SIZE
 from training.metrics import RIGHT_DISTANCE

@@ -4,7 +4,7 @@
 
 Rebuilds the network from the export (`training.adapt.load_network`) and times, on one random
 uint8 batch, each part the serving signatures are made of (`training.export`,
-`training.decoding`) and the two signatures themselves, in milliseconds per image (median of
+`training.peaks`) and the two signatures themselves, in milliseconds per image (median of
 `--rounds` calls after a warm-up). The parts are timed separately, so their sum is close to,
 not exactly, a signature's time.
 """
@@ -31,7 +31,7 @@ def main() -> None:
 
     from app.model_runtime import resolve_version_dir
     from training.adapt import load_network
-    from training.decoding import decode_candidates, decode_landmarks
+    from training.peaks import decode_candidates, decode_landmarks
 
     version_dir = resolve_version_dir(args.model)
     network, metadata = load_network(version_dir)

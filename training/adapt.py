@@ -32,10 +32,10 @@ from app.errors import InputError
 from app.geometry import model_to_image
 from app.model_runtime import read_metadata, resolve_version_dir
 from training import photo_labels
-from training.decoding import decode_landmarks
 from training.labels import LabelProfile
 from training.landmarks import FLIP_PERMUTATION, IMAGE_SIZE
 from training.model import build_model
+from training.peaks import decode_landmarks
 from training.train import TrainConfig, TrainResult, compile_model, train
 
 logger = logging.getLogger(__name__)

@@ -71,6 +71,7 @@ from training.annotations import (
     FilterOptions,
     load_all,
 )
+from training.comparisons import render_comparison, save_png
 from training.corruptions import CORRUPTIONS, check_name, corrupt, describe
 from training.evaluation_report import (
     INSHOP_FORMAT,
@@ -90,7 +91,6 @@ from training.metrics import (
     per_image_normalized_error,
     pixel_distances,
 )
-from training.overlays import render_comparison, save_png
 from training.photo_labels import PhotoLabelsError
 
 # The service's own default, read from its Settings field so the number lives in one place and

@@ -45,8 +45,8 @@ import tensorflow as tf
 # The contract's names (signatures, metadata file) are the service's: it reads what this writes.
 # SINGLE_PASS_SIGNATURE_NAME is present only in mirror-averaged exports.
 from app.model_runtime import METADATA_FILE, SIGNATURE_NAME, SINGLE_PASS_SIGNATURE_NAME
-from training.decoding import decode_candidates, decode_landmarks
 from training.landmarks import CLASS_COLORS, FLIP_PERMUTATION, IMAGE_SIZE, LANDMARK_NAMES
+from training.peaks import decode_candidates, decode_landmarks
 
 DEFAULT_TOP_K = 5
 # Output channel c of a mirrored image holds class MIRRORED_CLASSES[c] of the original image:

@@ -17,8 +17,8 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from training.decoding import decode_landmarks
 from training.landmarks import IMAGE_SIZE, NUM_CLASSES
+from training.peaks import decode_landmarks
 
 DEFAULT_BACKGROUND_WEIGHT = 1.0
 DEFAULT_LANDMARK_WEIGHT = float(IMAGE_SIZE * IMAGE_SIZE)

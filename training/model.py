@@ -3,7 +3,8 @@
 Both take raw RGB pixels float32 [N, 256, 256, 3] in 0..255 (a BatchNormalization layer comes
 first, as in the seed) and return per-pixel class probabilities float32 [N, 256, 256, 7].
 
-- `seed`: the seed's encoder-decoder exactly (1,557,971 parameters at width 1).
+- `encoder_decoder`: the seed's encoder-decoder exactly (1,557,971 parameters at width 1);
+  models built before it had this name were called `seed` (`architecture_of` reads both).
 - `unet`: the same encoder with skip connections: each decoder stage concatenates the encoder
   features of its resolution, which gives the decoder back the spatial detail that pooling
   threw away, the thing a landmark's exact pixel depends on.
@@ -26,8 +27,11 @@ import keras
 
 from training.landmarks import IMAGE_SIZE, NUM_CLASSES
 
-Architecture = Literal["seed", "unet", "efficientnet_unet"]
-ARCHITECTURES: tuple[str, ...] = ("seed", "unet", "efficientnet_unet")
+Architecture = Literal["encoder_decoder", "unet", "efficientnet_unet"]
+ARCHITECTURES: tuple[str, ...] = ("encoder_decoder", "unet", "efficientnet_unet")
+# Older names, still read from checkpoints and metadata.json (`seed` was renamed: beside the
+# `--seed` flag it read like a random seed).
+LEGACY_ARCHITECTURE_NAMES: dict[str, str] = {"seed": "encoder_decoder"}
 # Architectures whose encoder starts from ImageNet weights.
 PRETRAINED_ARCHITECTURES: tuple[str, ...] = ("efficientnet_unet",)
 
@@ -124,6 +128,7 @@ def build_model(
         A Functional `keras.Model`: float32 [N, S, S, 3] raw pixels -> float32 [N, S, S, 7]
         softmax probabilities.
     """
+    architecture = LEGACY_ARCHITECTURE_NAMES.get(architecture, architecture)
     if architecture not in ARCHITECTURES:
         raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
     if width_multiplier <= 0:
@@ -195,6 +200,7 @@ def architecture_of(model: keras.Model) -> tuple[str, float]:
         ValueError: not a model this project builds, or no width reproduces its layers.
     """
     architecture = model.name.removesuffix("_landmarks")
+    architecture = LEGACY_ARCHITECTURE_NAMES.get(architecture, architecture)
     if architecture not in ARCHITECTURES:
         raise ValueError(f"{model.name!r} is not a model this project builds")
     if architecture == "efficientnet_unet":

@@ -58,8 +58,8 @@ def export_full_seed(version_dir: Path, name: str) -> Path:
     from training.model import build_model
 
     keras.utils.set_random_seed(0)
-    model = build_model("seed", width_multiplier=1.0)
-    metadata = contract_metadata(name, int(version_dir.name), "seed", width_multiplier=1.0)
+    model = build_model("encoder_decoder", width_multiplier=1.0)
+    metadata = contract_metadata(name, int(version_dir.name), "encoder_decoder", width_multiplier=1.0)
     return export_saved_model(model, version_dir, metadata, top_k=5)
 
 

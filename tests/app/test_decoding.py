@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from app.decoding import composite_on_white, configure_pil, decode_image, sniff_format
+from app.decoding import (
+    _decode_plain_jpeg,
+    _decode_with_pil,
+    composite_on_white,
+    configure_pil,
+    decode_image,
+    sniff_format,
+)
 from app.errors import (
     CorruptImageError,
     EmptyInputError,
@@ -306,3 +314,66 @@ def test_decode_reduced_jpeg_still_checks_the_pixel_limit_on_the_full_size() -> 
     data = encode(smooth_photo(1080, 1920), "JPEG")
     with pytest.raises(TooManyPixelsError, match="1920x1080"):
         decode_image(data, 1920 * 1080 - 1, min_side=256)
+
+
+# === JPEGs decoded by OpenCV: the same pixels as PIL's way ===
+
+
+def _both_ways(data: bytes, reduction: int) -> tuple[np.ndarray | None, np.ndarray]:
+    """(OpenCV's pixels or None, PIL's pixels) for one JPEG at one scale."""
+    with Image.open(io.BytesIO(data)) as image:
+        fast = _decode_plain_jpeg(data, image, reduction)
+    with Image.open(io.BytesIO(data)) as image:
+        slow, _ = _decode_with_pil(data, image, reduction, 10**9)
+    return fast, slow
+
+
+def _photo(height: int = 96, width: int = 160) -> np.ndarray:
+    # Smooth colour gradients with an edge: chroma subsampling and the IDCT both matter.
+    ys, xs = np.mgrid[:height, :width]
+    pixels = np.stack([xs * 255 // width, ys * 255 // height, (xs + ys) % 256], axis=-1)
+    pixels[height // 3 :, width // 2 :] = (200, 30, 90)
+    return pixels.astype(np.uint8)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("reduction", [1, 2, 4, 8])
+def test_opencv_jpeg_decoding_equals_pils_at_every_orientation_and_scale(
+    orientation: int, reduction: int
+) -> None:
+    data = with_exif_orientation(_photo(), orientation, "JPEG")
+    fast, slow = _both_ways(data, reduction)
+    assert fast is not None
+    assert fast.flags.c_contiguous and fast.dtype == np.uint8
+    np.testing.assert_array_equal(fast, slow)
+
+
+@pytest.mark.parametrize(
+    "params", [{"subsampling": 0}, {"subsampling": 2, "progressive": True}, {"quality": 40}]
+)
+def test_opencv_jpeg_decoding_equals_pils_for_encoder_settings(params: dict[str, object]) -> None:
+    data = encode(_photo(123, 457), "JPEG", **params)
+    fast, slow = _both_ways(data, 1)
+    assert fast is not None
+    np.testing.assert_array_equal(fast, slow)
+
+
+def test_greyscale_jpeg_decodes_the_same_both_ways() -> None:
+    data = encode(Image.fromarray(_photo()).convert("L"), "JPEG")
+    fast, slow = _both_ways(data, 2)
+    assert fast is not None
+    np.testing.assert_array_equal(fast, slow)
+
+
+def test_cmyk_and_incomplete_jpegs_are_left_to_pil() -> None:
+    cmyk = encode(Image.fromarray(_photo()).convert("CMYK"), "JPEG")
+    plain = encode(_photo(), "JPEG")
+    trailing = plain + b"camera trailer"
+    for data in (cmyk, trailing, plain[:-200]):
+        with Image.open(io.BytesIO(data)) as image:
+            assert _decode_plain_jpeg(data, image, 1) is None
+    # PIL still decodes the first two, and reports the truncated one.
+    assert decode_image(trailing, 10**9).pixels.shape == (96, 160, 3)
+    assert decode_image(cmyk, 10**9).source_mode == "CMYK"
+    with pytest.raises(CorruptImageError):
+        decode_image(plain[:-200], 10**9)

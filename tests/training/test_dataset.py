@@ -13,7 +13,7 @@ from tests.inshop import write_inshop_dataset
 from training.annotations import load_split
 from training.augment import AugmentOptions, augment, flip_horizontal, random_similarity
 from training.dataset import load_images, make_dataset
-from training.decoding import decode_landmarks
+from training.peaks import decode_landmarks
 from training.labels import make_label_map
 from training.landmarks import FLIP_PERMUTATION
 

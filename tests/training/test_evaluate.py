@@ -1,4 +1,4 @@
-"""Tests for `training.evaluate` (metrics, model lookup, the report) and `training.overlays`.
+"""Tests for `training.evaluate` (metrics, model lookup, the report) and `training.comparisons`.
 
 Data sets are built in tmp_path: an In-shop layout, and labelled photos in the CSV form
 (`training.photo_labels`) as real PNG and JPEG files of several sizes, one with an EXIF
@@ -42,7 +42,7 @@ from training.evaluate import (
     run_evaluate,
 )
 from training.landmarks import CLASS_COLORS, IMAGE_SIZE, LANDMARK_NAMES, NUM_LANDMARKS
-from training.overlays import colorize_class_map, panel_size, render_comparison
+from training.comparisons import colorize_class_map, panel_size, render_comparison
 from training.photo_labels import MAX_PIXELS, POINT_COLUMNS, PhotoLabelsError
 
 

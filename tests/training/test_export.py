@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from training.decoding import decode_landmarks
+from training.peaks import decode_landmarks
 from training.export import (
     MIRROR_AGREEMENT_SIGMA,
     MIRRORED_CLASSES,

@@ -1,7 +1,8 @@
-"""Networks and loss (in-graph decoding: test_decoding.py)."""
+"""Networks and loss (in-graph peak search: test_peaks.py)."""
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -12,21 +13,21 @@ from training.model import build_model
 
 
 def test_seed_network_has_the_seeds_parameter_count() -> None:
-    model = build_model("seed")
+    model = build_model("encoder_decoder")
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     assert model.count_params() == 1_557_971
     assert trainable == 1_556_525
 
 
 def test_unet_adds_skip_connections_to_the_same_encoder() -> None:
-    seed, unet = build_model("seed", 0.25), build_model("unet", 0.25)
+    seed, unet = build_model("encoder_decoder", 0.25), build_model("unet", 0.25)
     assert not any("skip" in layer.name for layer in seed.layers)
     assert sum("skip" in layer.name for layer in unet.layers) == 4
     encoder = [layer.name for layer in seed.layers if layer.name.startswith("encoder")]
     assert encoder == [layer.name for layer in unet.layers if layer.name.startswith("encoder")]
 
 
-@pytest.mark.parametrize("architecture", ["seed", "unet"])
+@pytest.mark.parametrize("architecture", ["encoder_decoder", "unet"])
 def test_model_outputs_per_pixel_probabilities(architecture: str) -> None:
     model = build_model(architecture, width_multiplier=0.125)
     output = model(np.zeros((2, 256, 256, 3), np.float32), training=False).numpy()
@@ -59,3 +60,14 @@ def test_landmark_error_metric_is_zero_for_identical_maps() -> None:
     metric.reset_state()
     metric.update_state(label, shifted)
     assert float(metric.result()) == pytest.approx(5.0, abs=1e-3)
+
+
+def test_the_old_seed_architecture_name_still_reads() -> None:
+    # Checkpoints and metadata.json from before the rename say `seed`.
+    from training.model import architecture_of
+
+    model = build_model("encoder_decoder", 0.25)
+    assert model.name == "encoder_decoder_landmarks"
+    renamed = keras.Model(model.inputs, model.outputs, name="seed_landmarks")
+    assert architecture_of(renamed) == ("encoder_decoder", 0.25)
+    assert build_model("seed", 0.25).name == "encoder_decoder_landmarks"

@@ -29,7 +29,8 @@ def test_outputs_per_pixel_probabilities_and_records_its_architecture() -> None:
 
 
 @pytest.mark.parametrize(
-    ("architecture", "width"), [("unet", 0.125), ("unet", 0.3), ("seed", 0.6), ("seed", 0.5)]
+    ("architecture", "width"),
+    [("unet", 0.125), ("unet", 0.3), ("encoder_decoder", 0.6), ("encoder_decoder", 0.5)],
 )
 def test_the_width_read_back_rebuilds_the_same_network(architecture: str, width: float) -> None:
     # 0.3 of 16 filters rounds to 5, as 0.3125 does: one layer alone cannot tell them apart.

@@ -1,4 +1,4 @@
-"""In-graph decoding: peaks, sub-pixel centroids and candidates.
+"""In-graph peak search (`training.peaks`): peaks, sub-pixel centroids and candidates.
 
 The decoders read windows and pools rather than whole maps; each is checked against the
 straightforward whole-map computation it replaces (`_reference_landmarks` below, and the
@@ -11,18 +11,18 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from training import decoding
-from training.decoding import decode_candidates, decode_landmarks
+from training import peaks
+from training.peaks import decode_candidates, decode_landmarks
 from training.labels import make_label_map
 
 
 def _reference_landmarks(probabilities: tf.Tensor, radius: int = 3) -> np.ndarray:
     """The centroid over whole maps weighted by a window mask: float32 [N, 6, 2]."""
     maps = probabilities[..., 1:]
-    smoothed = tf.nn.avg_pool2d(maps, decoding.SMOOTHING_SIZE, strides=1, padding="SAME")
-    peaks, _ = decoding._argmax_points(smoothed)
-    ys, xs = decoding._grid(maps.shape[1], maps.shape[2])
-    weights = maps * decoding._window_mask(peaks, ys, xs, radius)
+    smoothed = tf.nn.avg_pool2d(maps, peaks.SMOOTHING_SIZE, strides=1, padding="SAME")
+    peak_points, _ = peaks._argmax_points(smoothed)
+    ys, xs = peaks._grid(maps.shape[1], maps.shape[2])
+    weights = maps * peaks._window_mask(peak_points, ys, xs, radius)
     total = tf.reduce_sum(weights, axis=(1, 2))
     x = tf.reduce_sum(weights * xs, axis=(1, 2)) / total
     y = tf.reduce_sum(weights * ys, axis=(1, 2)) / total
@@ -59,13 +59,13 @@ def test_window_centroid_equals_the_whole_map_centroid(seed: int) -> None:
     probabilities = _random_maps(seed)
     decoded, scores = decode_landmarks(probabilities)
     np.testing.assert_allclose(decoded.numpy(), _reference_landmarks(probabilities), atol=1e-4)
-    peaks, _ = decoding._argmax_points(
+    peak_points, _ = peaks._argmax_points(
         tf.nn.avg_pool2d(probabilities[..., 1:], 5, strides=1, padding="SAME")
     )
     landmark_maps = probabilities.numpy()[..., 1:]
     for n in range(probabilities.shape[0]):
         for c in range(6):
-            x, y = peaks[n, c].numpy().astype(int)
+            x, y = peak_points[n, c].numpy().astype(int)
             assert scores[n, c].numpy() == landmark_maps[n, y, x, c]
 
 
@@ -106,16 +106,16 @@ def test_candidates_are_separate_peaks_best_first() -> None:
 
 
 def _whole_map_candidates(probabilities: tf.Tensor, top_k: int) -> tuple[np.ndarray, ...]:
-    maxima = decoding._local_maxima(probabilities[..., 1:])
-    points, scores = decoding._candidates_from_maps(maxima, top_k, 8)
+    maxima = peaks._local_maxima(probabilities[..., 1:])
+    points, scores = peaks._candidates_from_maps(maxima, top_k, 8)
     return points.numpy(), scores.numpy()
 
 
 def _pool_decides(probabilities: tf.Tensor, top_k: int, pool: int) -> np.ndarray:
-    flat = decoding._channels_first(decoding._local_maxima(probabilities[..., 1:]))
+    flat = peaks._channels_first(peaks._local_maxima(probabilities[..., 1:]))
     values, index = tf.math.top_k(flat, k=pool)
-    points = decoding._index_to_points(index, probabilities.shape[2])
-    return decoding._candidates_from_pool(values, points, top_k, 8)[2].numpy()
+    points = peaks._index_to_points(index, probabilities.shape[2])
+    return peaks._candidates_from_pool(values, points, top_k, 8)[2].numpy()
 
 
 @pytest.mark.parametrize(("seed", "pool"), [(0, 512), (1, 512), (2, 16), (3, 4)])
