@@ -13,9 +13,9 @@ from tests.inshop import write_inshop_dataset
 from training.annotations import load_split
 from training.augment import AugmentOptions, augment, flip_horizontal, random_similarity
 from training.dataset import load_images, make_dataset
-from training.peaks import decode_landmarks
 from training.labels import make_label_map
 from training.landmarks import FLIP_PERMUTATION
+from training.peaks import decode_landmarks
 
 POINTS = np.array([[115, 59], [149, 60], [82, 153], [185, 150], [93, 198], [171, 197]], "f4")
 

@@ -1,4 +1,4 @@
-"""Tests for `training.evaluate` (metrics, model lookup, the report) and `training.comparisons`.
+"""Tests for `training.evaluate` (model lookup, the report) and `training.comparisons`.
 
 Data sets are built in tmp_path: an In-shop layout, and labelled photos in the CSV form
 (`training.photo_labels`) as real PNG and JPEG files of several sizes, one with an EXIF
@@ -25,60 +25,26 @@ from app.geometry import image_to_model, model_to_image, resize_for_model
 from app.settings import Settings
 from training import evaluate as evaluate_module
 from training.annotations import FilterOptions
+from training.comparisons import colorize_class_map, panel_size, render_comparison
 from training.corruptions import corrupt
 from training.evaluate import (
     DEFAULT_DETECTION_THRESHOLD,
-    ImageReadError,
     ModelNotFoundError,
     ModelOutputError,
-    NoSamplesError,
     add_evaluate_arguments,
     evaluate_model,
     load_saved_model,
-    model_input,
-    model_to_image_points,
-    read_image_rgb,
     resolve_model_dir,
     run_evaluate,
 )
+from training.evaluation_samples import ImageReadError, NoSamplesError, model_input
 from training.landmarks import CLASS_COLORS, IMAGE_SIZE, LANDMARK_NAMES, NUM_LANDMARKS
-from training.comparisons import colorize_class_map, panel_size, render_comparison
 from training.photo_labels import MAX_PIXELS, POINT_COLUMNS, PhotoLabelsError
 
 
 def _truth(num_images: int) -> np.ndarray:
     rng = np.random.default_rng(0)
     return rng.uniform(20, 80, size=(num_images, NUM_LANDMARKS, 2)).astype(np.float32)
-
-
-def test_model_to_image_points_uses_pixel_centres() -> None:
-    points = np.array([[[127.5, 127.5], [0.0, 0.0], [255.0, 255.0]]])
-
-    mapped = model_to_image_points(points, np.array([[512.0, 128.0]]))
-
-    # The centre stays the centre; pixel 0 of 256 covers pixels 0 and 1 of 512, centre 0.5.
-    np.testing.assert_allclose(mapped[0, 0], [255.5, 63.5])
-    np.testing.assert_allclose(mapped[0, 1], [0.5, -0.25])
-    np.testing.assert_allclose(mapped[0, 2], [510.5, 127.25])
-
-
-@pytest.mark.parametrize("content", [b"", b"not an image"])
-def test_read_image_rgb_undecodable_file_raises(tmp_path: Path, content: bytes) -> None:
-    path = tmp_path / "broken.jpg"
-    path.write_bytes(content)
-    with pytest.raises(ImageReadError, match=r"broken\.jpg"):
-        read_image_rgb(path)
-
-
-def test_read_image_rgb_grey_image_becomes_rgb(tmp_path: Path) -> None:
-    path = tmp_path / "grey.png"
-    cv2.imwrite(str(path), np.full((30, 40), 77, dtype=np.uint8))
-
-    image = read_image_rgb(path)
-
-    assert image.shape == (30, 40, 3)
-    assert image.dtype == np.uint8
-    assert np.all(image == 77)
 
 
 # === Model lookup ===

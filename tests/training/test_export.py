@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from training.peaks import decode_landmarks
 from training.export import (
     MIRROR_AGREEMENT_SIGMA,
     MIRRORED_CLASSES,
@@ -20,6 +19,7 @@ from training.export import (
 )
 from training.landmarks import FLIP_PERMUTATION
 from training.model import build_model
+from training.peaks import decode_landmarks
 
 
 @pytest.fixture(scope="module")

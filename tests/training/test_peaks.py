@@ -12,8 +12,8 @@ import pytest
 import tensorflow as tf
 
 from training import peaks
-from training.peaks import decode_candidates, decode_landmarks
 from training.labels import make_label_map
+from training.peaks import decode_candidates, decode_landmarks
 
 
 def _reference_landmarks(probabilities: tf.Tensor, radius: int = 3) -> np.ndarray:
