@@ -9,15 +9,22 @@ The queue and the futures live on the event loop; the model call runs in a dedic
 single-thread executor, so the loop stays free and at most one model call runs at a time (the
 model parallelises internally). While one batch runs, the next one gathers in the queue.
 
-The batching rule, as Triton's dynamic batcher and TF Serving's batch scheduler have it: a
-batch is formed when the model becomes free, from everything queued by then. If that is less
-than a full batch and more images are on their way, it waits for them, at most BATCH_WAIT_MS
-from the later of the model becoming free and its first image arriving. "On their way" means
-announced (`expecting`): requests announce themselves as soon as they arrive, before their
-body is read, and stop when their images are queued. So a batch never waits for images that
-are not coming (a lone request does not wait at all), and clients whose answers have just gone
-out and who send again at once join the next batch instead of settling into two half batches
-that take turns with the model.
+The batching rule. A batch is formed when the model becomes free, from everything queued by
+then (as Triton's dynamic batcher does). If that is less than a full batch, it waits for more,
+at most BATCH_WAIT_MS from the later of the model becoming free and its first image arriving,
+but only for images that are likely to come:
+
+- images announced (`expecting`): requests announce themselves as soon as they arrive, before
+  their body is read, until their images are queued;
+- in the first BATCH_WAIT_MS after the model becomes free, as many images as that call just
+  answered: most callers send their next image as soon as they have the last answer.
+
+Without the second, a work-conserving batcher (Triton's and TF Serving's included) lets c
+clients that each wait for their answer settle into two groups of c/2 taking turns: the group
+queued during a call goes the moment it ends, before the group just answered can send again.
+At c=2 that is batches of one, and a batch of one costs this CPU model about 1.5 times a batch
+of two per image (BENCHMARKS.md). A lone request still never waits: nothing is announced,
+and the one image it was answered with is its own.
 """
 
 from __future__ import annotations
@@ -103,6 +110,8 @@ class MicroBatcher:
         self._expected = 0
         # When the last model call returned (time.monotonic()); a batch's wait starts there.
         self._model_free_at = 0.0
+        # Images the last call answered whose senders have not sent again yet (see above).
+        self._returning = 0
 
     @property
     def queue_depth(self) -> int:
@@ -176,6 +185,7 @@ class MicroBatcher:
             raise QueueFullError(
                 f"the inference queue is full ({self._queue_length} images); retry shortly"
             ) from None
+        self._returning = max(0, self._returning - 1)
         return job.future
 
     async def result(self, future: OutputsFuture) -> ImageOutputs:
@@ -231,8 +241,8 @@ class MicroBatcher:
             try:
                 job = self._queue.get_nowait()
             except asyncio.QueueEmpty:
-                if self._expected == 0:
-                    # Nothing is being prepared: waiting would add latency and no company.
+                if self._expected == 0 and not self._callers_returning():
+                    # Nothing is on its way: waiting would add latency and no company.
                     break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -245,6 +255,11 @@ class MicroBatcher:
             if not job.future.done():
                 batch.append(job)
         return batch
+
+    def _callers_returning(self) -> bool:
+        """Whether senders the last call just answered may still send again in time."""
+        window_open = time.monotonic() < self._model_free_at + self._max_wait_s
+        return self._returning > 0 and window_open
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -275,6 +290,7 @@ class MicroBatcher:
             # Not in a `finally`: on cancellation stop() still needs the list to fail them.
             self._in_progress = []
             self._model_free_at = time.monotonic()
+            self._returning = len(jobs)
             self._observer.observe_batch(len(jobs), time.perf_counter() - started)
             for index, job in enumerate(jobs):
                 if not job.future.done():

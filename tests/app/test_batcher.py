@@ -262,7 +262,7 @@ def test_images_queued_while_the_model_is_busy_go_together_when_it_frees() -> No
     model.release.clear()  # the first call blocks until released
 
     async def scenario() -> None:
-        async with running(model, max_batch_size=8, max_wait_s=0.5) as batcher:
+        async with running(model, max_batch_size=8, max_wait_s=0.1) as batcher:
             first = asyncio.create_task(batcher.submit(image(0)))
             await asyncio.sleep(0.05)  # the model is now busy with image 0
             rest = [asyncio.create_task(batcher.submit(image(m))) for m in range(1, 4)]
@@ -270,8 +270,9 @@ def test_images_queued_while_the_model_is_busy_go_together_when_it_frees() -> No
             started = time.perf_counter()
             model.release.set()
             await asyncio.gather(first, *rest)
-            # Nothing else was announced: the queued three went as soon as the model was free.
-            assert time.perf_counter() - started < 0.3
+            # The queued three went together, having waited at most max_wait for image 0's
+            # caller to send again (it does not).
+            assert time.perf_counter() - started < 0.5
 
     asyncio.run(scenario())
     assert model.batch_sizes == [1, 3]
@@ -323,3 +324,41 @@ def test_batch_waits_at_most_max_wait_after_the_model_frees_for_images_not_comin
     assert model.batch_sizes == [1, 1]
     # The second batch waited its max_wait from the moment the model was free, not longer.
     assert 0.15 <= elapsed < 1.0
+
+
+def test_callers_that_send_again_at_once_share_the_next_batch() -> None:
+    # Two callers, each sending its next image as soon as it has its answer; the second starts
+    # while the model is busy with the first. A batcher that sends whatever is queued the moment
+    # the model frees keeps them apart for good: batches of one, taking turns.
+    model = FakeModel(delay_s=0.03)
+
+    async def scenario() -> None:
+        async with running(model, max_batch_size=8, max_wait_s=0.05) as batcher:
+
+            async def caller(marker: int, rounds: int) -> None:
+                for _ in range(rounds):
+                    await batcher.submit(image(marker))
+
+            first = asyncio.create_task(caller(1, 6))
+            await asyncio.sleep(0.01)  # the model is busy with caller 1's first image
+            await asyncio.gather(first, caller(2, 6))
+
+    asyncio.run(scenario())
+    assert max(model.batch_sizes) == 2
+    assert len(model.batch_sizes) <= 8  # against 12 batches of one
+
+
+def test_a_request_long_after_the_last_batch_does_not_wait_for_its_callers() -> None:
+    model = FakeModel()
+
+    async def scenario() -> float:
+        async with running(model, max_batch_size=8, max_wait_s=0.2) as batcher:
+            await asyncio.gather(*(batcher.submit(image(m)) for m in range(3)))
+            await asyncio.sleep(0.3)  # past the window in which its callers would return
+            started = time.perf_counter()
+            await batcher.submit(image(9))
+            return time.perf_counter() - started
+
+    elapsed = asyncio.run(scenario())
+    assert model.batch_sizes == [3, 1]
+    assert elapsed < 0.15
