@@ -16,8 +16,9 @@ but only for images that are likely to come:
 
 - images announced (`expecting`): requests announce themselves as soon as they arrive, before
   their body is read, until their images are queued;
-- in the first BATCH_WAIT_MS after the model becomes free, as many images as that call just
-  answered: most callers send their next image as soon as they have the last answer.
+- shortly after the model becomes free (BATCH_WAIT_MS, and at most a quarter of the call that
+  just ended), as many images as that call answered: most callers send their next image as
+  soon as they have the last answer.
 
 Without the second, a work-conserving batcher (Triton's and TF Serving's included) lets c
 clients that each wait for their answer settle into two groups of c/2 taking turns: the group
@@ -43,6 +44,9 @@ import numpy as np
 from app.errors import InferenceError, ModelNotReadyError, QueueFullError, QueueTimeoutError
 
 logger = logging.getLogger(__name__)
+
+# A batch waits for the callers just answered at most this share of the last model call.
+MAX_WAIT_SHARE_OF_CALL = 0.25
 
 PredictFn = Callable[[np.ndarray], Mapping[str, np.ndarray]]
 # One image's model outputs (the batch axis removed), and the future a caller waits on for them.
@@ -110,6 +114,8 @@ class MicroBatcher:
         self._expected = 0
         # When the last model call returned (time.monotonic()); a batch's wait starts there.
         self._model_free_at = 0.0
+        # How long the last model call took; a batch never waits more than a share of it.
+        self._last_call_s: float | None = None
         # Images the last call answered whose senders have not sent again yet (see above).
         self._returning = 0
 
@@ -241,10 +247,14 @@ class MicroBatcher:
             try:
                 job = self._queue.get_nowait()
             except asyncio.QueueEmpty:
-                if self._expected == 0 and not self._callers_returning():
+                if self._expected > 0:
+                    until = deadline
+                elif self._callers_returning():
+                    until = min(deadline, self._model_free_at + self._returning_window_s())
+                else:
                     # Nothing is on its way: waiting would add latency and no company.
                     break
-                remaining = deadline - time.monotonic()
+                remaining = until - time.monotonic()
                 if remaining <= 0:
                     break
                 try:
@@ -256,9 +266,20 @@ class MicroBatcher:
                 batch.append(job)
         return batch
 
+    def _returning_window_s(self) -> float:
+        """How long after the model frees a batch waits for the callers it just answered.
+
+        max_wait, and at most a quarter of the last model call: this wait is a guess (the
+        callers may not send again), and idling the model longer than a fraction of its own
+        call on a guess cannot pay on a fast model (a GPU's calls take milliseconds).
+        """
+        if self._last_call_s is None:
+            return self._max_wait_s
+        return min(self._max_wait_s, MAX_WAIT_SHARE_OF_CALL * self._last_call_s)
+
     def _callers_returning(self) -> bool:
         """Whether senders the last call just answered may still send again in time."""
-        window_open = time.monotonic() < self._model_free_at + self._max_wait_s
+        window_open = time.monotonic() < self._model_free_at + self._returning_window_s()
         return self._returning > 0 and window_open
 
     async def _run(self) -> None:
@@ -290,6 +311,7 @@ class MicroBatcher:
             # Not in a `finally`: on cancellation stop() still needs the list to fail them.
             self._in_progress = []
             self._model_free_at = time.monotonic()
+            self._last_call_s = time.perf_counter() - started
             self._returning = len(jobs)
             self._observer.observe_batch(len(jobs), time.perf_counter() - started)
             for index, job in enumerate(jobs):

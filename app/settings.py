@@ -42,11 +42,11 @@ class Settings(BaseSettings):
         default=8, ge=1, le=1024, description="Most images in one model call."
     )
     BATCH_WAIT_MS: float = Field(
-        default=5.0,
+        default=20.0,
         ge=0,
         description="Longest a batch that is not full waits, once the model is free, for "
-        "images still on their way (requests whose body is arriving or being decoded); no wait "
-        "when none is.",
+        "images on their way: requests whose body is arriving or being decoded, and (for at "
+        "most a quarter of a model call) the callers just answered. No wait when none is.",
     )
     QUEUE_LENGTH: int = Field(
         default=64,

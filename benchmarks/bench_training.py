@@ -103,7 +103,12 @@ def main() -> None:
         pipeline = bench_pipeline(data_dir, args.batch_size, 20 if args.quick else 60)
         print(f"input pipeline: {pipeline:,.1f} images/s")
         results: dict[tuple[str, float], float] = {}
-        for architecture, width in (("encoder_decoder", 1.0), ("unet", 1.0), ("unet", 0.5), ("encoder_decoder", 0.5)):
+        for architecture, width in (
+            ("encoder_decoder", 1.0),
+            ("unet", 1.0),
+            ("unet", 0.5),
+            ("encoder_decoder", 0.5),
+        ):
             results[(architecture, width)] = bench_training(
                 data_dir, architecture, width, args.batch_size, steps
             )
@@ -113,7 +118,12 @@ def main() -> None:
             )
         # The bundled model trains in bfloat16 (`--mixed-precision`): the same steps again.
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
-        for architecture, width in (("encoder_decoder", 1.0), ("unet", 1.0), ("encoder_decoder", 0.5), ("unet", 0.5)):
+        for architecture, width in (
+            ("encoder_decoder", 1.0),
+            ("unet", 1.0),
+            ("encoder_decoder", 0.5),
+            ("unet", 0.5),
+        ):
             key = (f"{architecture} bf16", width)
             results[key] = bench_training(data_dir, architecture, width, args.batch_size, steps)
             print(

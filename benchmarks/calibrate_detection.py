@@ -28,10 +28,10 @@ import tensorflow as tf
 
 from training import photo_labels
 from training.adapt import load_network
-from training.peaks import decode_landmarks
 from training.export import mirror_pair
 from training.landmarks import IMAGE_SIZE
 from training.metrics import RIGHT_DISTANCE
+from training.peaks import decode_landmarks
 
 LABEL_MASS = 25 * 1.0 + 24 * 0.8
 SIGMAS = (4.0, 6.0, 8.0, 12.0)

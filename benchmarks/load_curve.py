@@ -28,6 +28,8 @@ from pathlib import Path
 # Run as a script, this file's folder is on sys.path: the harness is bench_service's.
 import bench_service as bench
 
+from app.settings import Settings
+
 
 @dataclass
 class Point:
@@ -117,6 +119,7 @@ def measure(
                         {
                             "MODEL_DIR": model_dir,
                             "MAX_BATCH_SIZE": batch_size,
+                            "BATCH_WAIT_MS": args.batch_wait_ms,
                             "LOG_LEVEL": "warning",
                         },
                     )
@@ -185,6 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--default-batch-size", type=int, default=bench.DEFAULT_BATCH_SIZE)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 2, 4, 8, 16])
     parser.add_argument("--batch-concurrency", type=int, default=16)
+    parser.add_argument(
+        "--batch-wait-ms",
+        type=float,
+        default=Settings.model_fields["BATCH_WAIT_MS"].default,
+        help="the servers' BATCH_WAIT_MS (default: the service's default)",
+    )
     parser.add_argument("--requests-per-client", type=int, default=8)
     parser.add_argument("--min-requests", type=int, default=48)
     args = parser.parse_args(argv)

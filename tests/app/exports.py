@@ -59,7 +59,9 @@ def export_full_seed(version_dir: Path, name: str) -> Path:
 
     keras.utils.set_random_seed(0)
     model = build_model("encoder_decoder", width_multiplier=1.0)
-    metadata = contract_metadata(name, int(version_dir.name), "encoder_decoder", width_multiplier=1.0)
+    metadata = contract_metadata(
+        name, int(version_dir.name), "encoder_decoder", width_multiplier=1.0
+    )
     return export_saved_model(model, version_dir, metadata, top_k=5)
 
 

@@ -309,7 +309,8 @@ def test_batch_waits_at_most_max_wait_after_the_model_frees_for_images_not_comin
     model.release.clear()
 
     async def scenario() -> float:
-        async with running(model, max_batch_size=8, max_wait_s=0.2) as batcher:
+        # The first call takes 0.35 s, so a quarter of it (0.09 s) is more than max_wait.
+        async with running(model, max_batch_size=8, max_wait_s=0.06) as batcher:
             first = asyncio.create_task(batcher.submit(image(0)))
             await asyncio.sleep(0.05)
             queued = asyncio.create_task(batcher.submit(image(1)))
@@ -323,7 +324,7 @@ def test_batch_waits_at_most_max_wait_after_the_model_frees_for_images_not_comin
     elapsed = asyncio.run(scenario())
     assert model.batch_sizes == [1, 1]
     # The second batch waited its max_wait from the moment the model was free, not longer.
-    assert 0.15 <= elapsed < 1.0
+    assert 0.05 <= elapsed < 0.5
 
 
 def test_callers_that_send_again_at_once_share_the_next_batch() -> None:
@@ -362,3 +363,28 @@ def test_a_request_long_after_the_last_batch_does_not_wait_for_its_callers() -> 
     elapsed = asyncio.run(scenario())
     assert model.batch_sizes == [3, 1]
     assert elapsed < 0.15
+
+
+def test_wait_for_callers_just_answered_is_at_most_a_quarter_of_the_call() -> None:
+    # A fast model (calls of 40 ms) and a long BATCH_WAIT_MS: idling the model for 0.5 s on
+    # the guess that the callers just answered will send again would cost twelve calls.
+    model = FakeModel(delay_s=0.04)
+    model.release.clear()
+
+    async def scenario() -> float:
+        async with running(model, max_batch_size=8, max_wait_s=0.5) as batcher:
+            answered = asyncio.create_task(batcher.submit(image(0)))
+            await asyncio.sleep(0.02)
+            queued = asyncio.create_task(batcher.submit(image(1)))
+            await asyncio.sleep(0.02)
+            model.release.set()
+            await answered
+            freed = time.perf_counter()
+            await queued  # image 0's caller does not send again
+            return time.perf_counter() - freed
+
+    elapsed = asyncio.run(scenario())
+    assert model.batch_sizes == [1, 1]
+    # The second call (40 ms), after a wait of at most a quarter of the first (about 20 ms
+    # with its blocked start), plus scheduling slack; never the 0.5 s of max_wait.
+    assert elapsed < 0.25

@@ -26,7 +26,7 @@ def test_settings_defaults_match_the_documented_table() -> None:
     assert settings.MAX_PIXELS == 40_000_000
     assert settings.MAX_IMAGES_PER_REQUEST == 16
     assert settings.MAX_BATCH_SIZE == 8
-    assert settings.BATCH_WAIT_MS == 5
+    assert settings.BATCH_WAIT_MS == 20
     assert settings.QUEUE_LENGTH == 64
     assert settings.QUEUE_TIMEOUT_S == 30
     assert settings.OVERLAY_DEFAULT is True
