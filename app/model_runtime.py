@@ -31,6 +31,8 @@ from app.errors import ModelLoadError
 logger = logging.getLogger(__name__)
 
 SIGNATURE_NAME = "serving_default"
+# The largest batch `ModelRuntime.measure_batch_costs` times.
+MAX_MEASURED_BATCH = 64
 SINGLE_PASS_SIGNATURE_NAME = "serving_single_pass"
 INPUT_NAME = "images"
 METADATA_FILE = "metadata.json"
@@ -152,11 +154,11 @@ def resolve_version_dir(model_dir: Path) -> Path:
     return max(versions, key=lambda child: int(child.name))
 
 
-def read_metadata(version_dir: Path) -> ModelMetadata:
-    """Reads and validates `metadata.json`.
+def read_metadata_document(version_dir: Path) -> dict[str, Any]:
+    """`metadata.json` as written, every field kept (training reads back what it recorded).
 
     Raises:
-        ModelLoadError: the file is missing, not JSON, or lacks required fields.
+        ModelLoadError: the file is missing, not JSON, or not a JSON object.
     """
     path = version_dir / METADATA_FILE
     try:
@@ -165,6 +167,19 @@ def read_metadata(version_dir: Path) -> ModelMetadata:
         raise ModelLoadError(f"{path} is missing; the export writes it beside the model") from exc
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelLoadError(f"{path} is not readable JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise ModelLoadError(f"{path} is invalid: <root>: not a JSON object")
+    return document
+
+
+def read_metadata(version_dir: Path) -> ModelMetadata:
+    """Reads and validates `metadata.json` (the fields the service uses).
+
+    Raises:
+        ModelLoadError: the file is missing, not JSON, or lacks required fields.
+    """
+    path = version_dir / METADATA_FILE
+    document = read_metadata_document(version_dir)
     try:
         return ModelMetadata.model_validate(document)
     except ValidationError as exc:
@@ -323,6 +338,28 @@ class ModelRuntime:
 
         outputs = self._signature(**{INPUT_NAME: tf.constant(images)})
         return {name: outputs[name].numpy() for name in OUTPUT_NAMES}
+
+    def measure_batch_costs(self, max_batch_size: int) -> dict[int, float]:
+        """Seconds per image of a model call at 1, 2, 4, ... images, up to `max_batch_size`.
+
+        Each size is called twice and the second call timed (the first sets up that shape's
+        kernels, which also warms the sizes the batcher will use). Sizes above 64 are not
+        measured: on any device the curve has flattened by then, and the calls would be long.
+
+        Returns:
+            {batch size: seconds per image}.
+        """
+        size = self.metadata.size
+        costs: dict[int, float] = {}
+        batch = 1
+        while batch <= min(max_batch_size, MAX_MEASURED_BATCH):
+            images = np.zeros((batch, size, size, 3), dtype=np.uint8)
+            self.predict(images)
+            started = time.perf_counter()
+            self.predict(images)
+            costs[batch] = (time.perf_counter() - started) / batch
+            batch *= 2
+        return costs
 
     def warm_up(self) -> float:
         """Runs one batch so the first request does not pay for graph set-up.

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ import tensorflow as tf
 
 from app.errors import InputError
 from app.geometry import model_to_image
-from app.model_runtime import read_metadata, resolve_version_dir
+from app.model_runtime import read_metadata, read_metadata_document, resolve_version_dir
 from training import photo_labels
 from training.labels import LabelProfile
 from training.landmarks import FLIP_PERMUTATION, IMAGE_SIZE
@@ -104,8 +103,8 @@ def load_network(model_dir: Path) -> tuple[keras.Model, dict[str, Any]]:
         The network (float32 [N, 256, 256, 3] -> [N, 256, 256, 7]) and the metadata document.
     """
     version_dir = resolve_version_dir(Path(model_dir))
-    read_metadata(version_dir)  # validates the file
-    metadata = json.loads((version_dir / "metadata.json").read_text(encoding="utf-8"))
+    read_metadata(version_dir)  # validates the fields the service needs
+    metadata = read_metadata_document(version_dir)
     network = build_model(
         metadata["architecture"], float(metadata["width_multiplier"]), pretrained=False
     )

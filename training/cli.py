@@ -272,9 +272,9 @@ def run_export(args: argparse.Namespace) -> int:
     metadata = base_metadata(args.out.name, args.version, architecture, width, args.top_k)
     metadata["training_data"] = {"checkpoint": str(args.checkpoint)}
     if args.metadata_from is not None:
-        import json
+        from app.model_runtime import read_metadata_document
 
-        source = json.loads((args.metadata_from / "metadata.json").read_text(encoding="utf-8"))
+        source = read_metadata_document(args.metadata_from)
         for key in ("training_data", "training"):
             if key in source:
                 metadata[key] = source[key]

@@ -59,7 +59,12 @@ import numpy as np
 import tensorflow as tf
 
 from app.errors import ModelLoadError
-from app.model_runtime import METADATA_FILE, SIGNATURE_NAME, resolve_version_dir
+from app.model_runtime import (
+    METADATA_FILE,
+    SIGNATURE_NAME,
+    read_metadata_document,
+    resolve_version_dir,
+)
 from app.settings import Settings
 from training import photo_labels
 from training.annotations import (
@@ -137,12 +142,14 @@ def resolve_model_dir(model_dir: Path) -> Path:
 
 
 def read_model_metadata(version_dir: Path) -> dict[str, Any]:
-    """`metadata.json` beside the SavedModel, or an empty dict when there is none."""
-    path = version_dir / METADATA_FILE
-    if not path.is_file():
+    """`metadata.json` beside the SavedModel, or an empty dict for an export without one.
+
+    Raises:
+        ModelLoadError: the file is there but unreadable (the service would refuse it too).
+    """
+    if not (version_dir / METADATA_FILE).is_file():
         return {}
-    document = json.loads(path.read_text(encoding="utf-8"))
-    return document if isinstance(document, dict) else {}
+    return read_metadata_document(version_dir)
 
 
 def load_saved_model(model_dir: Path) -> ServingSignature:

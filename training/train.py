@@ -28,7 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from app.model_runtime import METADATA_FILE, SIGNATURE_NAME
+from app.model_runtime import SIGNATURE_NAME, read_metadata_document
 from training import photo_labels
 from training.annotations import FilterOptions, load_all, load_split
 from training.augment import AugmentOptions
@@ -529,7 +529,7 @@ def train(config: TrainConfig) -> TrainResult:
     if validation:
         figures = validation_figures(export_dir, validation.samples)
         # Add the figures to the metadata the export wrote; the SavedModel itself is unchanged.
-        written = json.loads((export_dir / METADATA_FILE).read_text(encoding="utf-8"))
+        written = read_metadata_document(export_dir)
         write_metadata(export_dir, {**written, "evaluation": {"split": "validation", **figures}})
     (run_dir / "validation.json").write_text(json.dumps(figures, indent=2) + "\n")
     return TrainResult(
