@@ -18,9 +18,7 @@ but only for images that are likely to come:
   their body is read, until their images are queued;
 - shortly after the model becomes free (BATCH_WAIT_MS, and at most a quarter of the call that
   just ended), as many images as that call answered: most callers send their next image as
-  soon as they have the last answer. Only up to the batch size past which bigger batches stop
-  saving time per image (`efficient_batch_size`, measured at start-up): beyond it the wait
-  would only idle the model.
+  soon as they have the last answer.
 
 Without the second, a work-conserving batcher (Triton's and TF Serving's included) lets c
 clients that each wait for their answer settle into two groups of c/2 taking turns: the group
@@ -56,22 +54,6 @@ ImageOutputs = dict[str, np.ndarray]
 OutputsFuture = asyncio.Future[ImageOutputs]
 
 
-def efficient_batch_size(costs: Mapping[int, float], tolerance: float = 0.1) -> int:
-    """The smallest batch whose cost per image is within `tolerance` of the cheapest.
-
-    Past it, bigger batches save (nearly) nothing per image: waiting for more images to join
-    one only idles the model. On a CPU that is a batch of two or four; on a GPU, the largest.
-
-    Args:
-        costs: {batch size: seconds per image}, as `ModelRuntime.measure_batch_costs` gives.
-        tolerance: share above the cheapest per-image cost still counted as cheap.
-    """
-    if not costs:
-        raise ValueError("no batch costs measured")
-    cheapest = min(costs.values())
-    return min(size for size, cost in costs.items() if cost <= cheapest * (1.0 + tolerance))
-
-
 class BatchObserver(Protocol):
     """Receives the batcher's measurements (the metrics module implements it)."""
 
@@ -105,8 +87,6 @@ class MicroBatcher:
         queue_length: most images waiting; more are refused with QueueFullError.
         queue_timeout_s: longest a caller waits for its result before QueueTimeoutError.
         observer: receives queue-wait and batch measurements.
-        fill_size: the batch size up to which a batch waits for the callers just answered
-            (`efficient_batch_size`); None: `max_batch_size`.
     """
 
     def __init__(
@@ -118,11 +98,9 @@ class MicroBatcher:
         queue_length: int,
         queue_timeout_s: float,
         observer: BatchObserver | None = None,
-        fill_size: int | None = None,
     ) -> None:
         if max_batch_size < 1 or queue_length < 1:
             raise ValueError("max_batch_size and queue_length must be at least 1")
-        self._fill_size = max_batch_size if fill_size is None else min(fill_size, max_batch_size)
         self._predict = predict
         self._max_batch_size = max_batch_size
         self._max_wait_s = max_wait_s
@@ -271,7 +249,7 @@ class MicroBatcher:
             except asyncio.QueueEmpty:
                 if self._expected > 0:
                     until = deadline
-                elif len(batch) < self._fill_size and self._callers_returning():
+                elif self._callers_returning():
                     until = min(deadline, self._model_free_at + self._returning_window_s())
                 else:
                     # Nothing is on its way: waiting would add latency and no company.

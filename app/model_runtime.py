@@ -31,8 +31,6 @@ from app.errors import ModelLoadError
 logger = logging.getLogger(__name__)
 
 SIGNATURE_NAME = "serving_default"
-# The largest batch `ModelRuntime.measure_batch_costs` times.
-MAX_MEASURED_BATCH = 64
 SINGLE_PASS_SIGNATURE_NAME = "serving_single_pass"
 INPUT_NAME = "images"
 METADATA_FILE = "metadata.json"
@@ -338,28 +336,6 @@ class ModelRuntime:
 
         outputs = self._signature(**{INPUT_NAME: tf.constant(images)})
         return {name: outputs[name].numpy() for name in OUTPUT_NAMES}
-
-    def measure_batch_costs(self, max_batch_size: int) -> dict[int, float]:
-        """Seconds per image of a model call at 1, 2, 4, ... images, up to `max_batch_size`.
-
-        Each size is called twice and the second call timed (the first sets up that shape's
-        kernels, which also warms the sizes the batcher will use). Sizes above 64 are not
-        measured: on any device the curve has flattened by then, and the calls would be long.
-
-        Returns:
-            {batch size: seconds per image}.
-        """
-        size = self.metadata.size
-        costs: dict[int, float] = {}
-        batch = 1
-        while batch <= min(max_batch_size, MAX_MEASURED_BATCH):
-            images = np.zeros((batch, size, size, 3), dtype=np.uint8)
-            self.predict(images)
-            started = time.perf_counter()
-            self.predict(images)
-            costs[batch] = (time.perf_counter() - started) / batch
-            batch *= 2
-        return costs
 
     def warm_up(self) -> float:
         """Runs one batch so the first request does not pay for graph set-up.

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import cv2
 
-from app.batcher import MicroBatcher, efficient_batch_size
+from app.batcher import MicroBatcher
 from app.decoding import configure_pil
 from app.metrics import ServiceMetrics
 from app.model_runtime import ModelRuntime
@@ -81,13 +81,6 @@ async def start_service(settings: Settings, metrics: ServiceMetrics) -> Service:
         runtime.device,
         warm_up_seconds,
     )
-    costs = await asyncio.to_thread(runtime.measure_batch_costs, settings.MAX_BATCH_SIZE)
-    fill_size = efficient_batch_size(costs)
-    logger.info(
-        "model time per image by batch size: %s; batches wait for returning callers up to %d",
-        ", ".join(f"{size}: {seconds * 1000:.1f} ms" for size, seconds in costs.items()),
-        fill_size,
-    )
     batcher = MicroBatcher(
         runtime.predict,
         max_batch_size=settings.MAX_BATCH_SIZE,
@@ -95,7 +88,6 @@ async def start_service(settings: Settings, metrics: ServiceMetrics) -> Service:
         queue_length=settings.QUEUE_LENGTH,
         queue_timeout_s=settings.QUEUE_TIMEOUT_S,
         observer=metrics,
-        fill_size=fill_size,
     )
     await batcher.start()
     cpu_pool = ThreadPoolExecutor(

@@ -69,7 +69,7 @@ class Settings(BaseSettings):
         default=True,
         description="Serve a mirror-averaged model (metadata.json `flip_average`) as exported: "
         "two network passes per image for a lower error. `false` serves its single-pass "
-        "signature (about 1.7x the images per second on CPU); no effect on a single-pass model.",
+        "signature (about twice the images per second on CPU); no effect on a single-pass model.",
     )
     DETECTION_THRESHOLD: float = Field(
         default=0.5,

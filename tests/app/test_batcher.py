@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Mapping
 import numpy as np
 import pytest
 
-from app.batcher import MicroBatcher, efficient_batch_size
+from app.batcher import MicroBatcher
 from app.errors import InferenceError, ModelNotReadyError, QueueFullError, QueueTimeoutError
 
 
@@ -388,52 +388,3 @@ def test_wait_for_callers_just_answered_is_at_most_a_quarter_of_the_call() -> No
     # The second call (40 ms), after a wait of at most a quarter of the first (about 20 ms
     # with its blocked start), plus scheduling slack; never the 0.5 s of max_wait.
     assert elapsed < 0.25
-
-
-def test_efficient_batch_size_is_the_smallest_within_tolerance_of_the_cheapest() -> None:
-    # This machine's CPU model: one image alone is dear, two or more cost about the same.
-    cpu = {1: 0.044, 2: 0.0285, 4: 0.030, 8: 0.031}
-    gpu = {1: 0.008, 2: 0.0041, 4: 0.0021, 8: 0.0011}
-    assert efficient_batch_size(cpu) == 2
-    assert efficient_batch_size(gpu) == 8
-    assert efficient_batch_size({1: 0.01}) == 1
-    with pytest.raises(ValueError, match="no batch costs"):
-        efficient_batch_size({})
-
-
-def test_batch_at_its_fill_size_does_not_wait_for_callers_just_answered() -> None:
-    # Two images queued during a call, the caller it answered not sending again: with a fill
-    # size of 2 the batch goes at once, with 8 it waits for that caller (max_wait).
-    def second_batch_wait(fill_size: int) -> float:
-        model = FakeModel()
-        model.release.clear()
-
-        async def scenario() -> float:
-            batcher = MicroBatcher(
-                model,
-                max_batch_size=8,
-                max_wait_s=0.15,
-                queue_length=16,
-                queue_timeout_s=5.0,
-                fill_size=fill_size,
-            )
-            await batcher.start()
-            try:
-                answered = asyncio.create_task(batcher.submit(image(0)))
-                await asyncio.sleep(0.05)
-                queued = [asyncio.create_task(batcher.submit(image(m))) for m in (1, 2)]
-                await asyncio.sleep(0.65)  # a long first call: its quarter exceeds max_wait
-                model.release.set()
-                await answered
-                freed = time.perf_counter()
-                await asyncio.gather(*queued)
-                return time.perf_counter() - freed
-            finally:
-                await batcher.stop()
-
-        elapsed = asyncio.run(scenario())
-        assert model.batch_sizes == [1, 2]
-        return elapsed
-
-    assert second_batch_wait(2) < 0.1
-    assert second_batch_wait(8) >= 0.12

@@ -162,9 +162,3 @@ def test_tensorflows_start_up_lines_are_printed_once() -> None:
     ]
     repeated = {key for key in keys if keys.count(key) > 1}
     assert not repeated, f"printed more than once: {repeated}"
-
-
-def test_batch_costs_are_measured_per_image_at_powers_of_two(tiny_runtime: ModelRuntime) -> None:
-    costs = tiny_runtime.measure_batch_costs(6)
-    assert list(costs) == [1, 2, 4]
-    assert all(seconds > 0 for seconds in costs.values())
