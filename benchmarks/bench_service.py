@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import cv2
 import httpx
 import numpy as np
 
@@ -71,6 +72,7 @@ from app.model_runtime import (  # noqa: E402
 from app.overlay import encode_jpeg, encode_png, render_overlay  # noqa: E402
 from app.pipeline import Analysis, AnalysisOptions, LandmarkPipeline  # noqa: E402
 from app.schemas import LandmarkResponse  # noqa: E402
+from app.service import keep_image_buffers_in_the_heap  # noqa: E402
 from benchmarks.load_test import encode_image, synthetic_photo  # noqa: E402
 from tests.app.live_server import (  # noqa: E402
     LiveServer,
@@ -197,6 +199,9 @@ def measure_components(metadata: ModelMetadata, repeats: int) -> ComponentCosts:
     here, with model outputs of the contract's shapes. The JSON step is what the route does:
     `LandmarkResponse.from_analysis(...).model_dump_json()`.
     """
+    # Configured as the service configures its process (app/service.py).
+    cv2.setNumThreads(1)
+    keep_image_buffers_in_the_heap()
     batcher = MicroBatcher(
         lambda images: {}, max_batch_size=1, max_wait_s=0.0, queue_length=1, queue_timeout_s=1.0
     )

@@ -176,3 +176,15 @@ def test_server_with_missing_model_dir_exits_naming_the_path(
     assert result.returncode != 0
     assert f"model directory {missing}" in result.stderr
     assert "does not exist" in result.stderr
+
+
+def test_image_buffers_are_kept_in_the_heap_on_glibc() -> None:
+    # CI and the container run glibc; the call must take there (and only report False
+    # elsewhere, never raise).
+    import platform
+
+    from app.service import keep_image_buffers_in_the_heap
+
+    took = keep_image_buffers_in_the_heap()
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert took
