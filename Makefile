@@ -58,12 +58,12 @@ format: $(STAMP)  ## ruff format and autofix
 # Load test on a real server (2,000 requests at concurrency 32, tiny model unless
 # LOAD_ARGS="--model models/garment_landmarks"); exits non-zero if a criterion fails.
 load: $(STAMP)  ## load test on a real server
-	$(BIN)/python benchmarks/load_test.py $(LOAD_ARGS)
+	$(BIN)/python -m benchmarks.load_test $(LOAD_ARGS)
 
 # The service against the bare SavedModel (untrained full-width U-Net unless
 # BENCH_ARGS="--model models/garment_landmarks"); results: benchmarks/results/service.md.
 bench: $(STAMP)  ## the service against the bare model
-	$(BIN)/python benchmarks/bench_service.py $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.bench_service $(BENCH_ARGS)
 
 clean:  ## remove .venv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

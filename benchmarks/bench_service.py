@@ -1,6 +1,6 @@
 """The HTTP service against the bare SavedModel, measured side by side in one run.
 
-    python benchmarks/bench_service.py [--model models/garment_landmarks] [--quick]
+    python -m benchmarks.bench_service [--model models/garment_landmarks] [--quick]
 
 Three processes take part, so that none measures itself while another of its own parts runs:
 
@@ -10,10 +10,10 @@ Three processes take part, so that none measures itself while another of its own
   `--client`: `raw` (default) writes prebuilt HTTP/1.1 requests to keep-alive sockets and reads
   the Content-Length answers, `httpx` uses an `httpx.AsyncClient` as a Python caller would;
   it never imports TensorFlow;
-- the server: `uvicorn app.main:app` on loopback (tests/app/live_server.py) with the service's
+- the server: `uvicorn app.main:app` on loopback (`benchmarks.harness`) with the service's
   default settings, LANDMARKS_MAX_BATCH_SIZE from `--batch-size` (and LANDMARKS_FLIP_AVERAGE
   false with `--single-pass`);
-- the bare model: this script started again with `--bare-worker`, which loads the SavedModel
+- the bare model: this module started again with `--bare-worker`, which loads the SavedModel
   with `tf.saved_model.load(...).signatures["serving_default"]` (`serving_single_pass` for a
   mirror-averaged model with `--single-pass`) and, when asked, calls it on the
   same images already decoded and resized to 256 (by the app's own functions, untimed), in
@@ -28,7 +28,7 @@ HTTP work, and the table reports the client's and the server's CPU time per imag
 can be read off.
 
 Without `--model` an untrained full-width U-Net (`build_model("unet", 1.0)`, the real network's
-cost) is exported to a temporary directory first.
+cost) is exported to a temporary directory first (`benchmarks.harness.model_directory`).
 """
 
 from __future__ import annotations
@@ -44,9 +44,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -55,32 +54,30 @@ import cv2
 import httpx
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-
-from app.batcher import MicroBatcher  # noqa: E402
-from app.decoding import decode_image  # noqa: E402
-from app.geometry import resize_for_model  # noqa: E402
-from app.model_runtime import (  # noqa: E402
+from app.batcher import MicroBatcher
+from app.decoding import decode_image
+from app.geometry import resize_for_model
+from app.model_runtime import (
     SIGNATURE_NAME,
     SINGLE_PASS_SIGNATURE_NAME,
     ModelMetadata,
     read_metadata,
     resolve_version_dir,
 )
-from app.overlay import encode_jpeg, encode_png, render_overlay  # noqa: E402
-from app.pipeline import Analysis, AnalysisOptions, LandmarkPipeline  # noqa: E402
-from app.schemas import LandmarkResponse  # noqa: E402
-from app.service import keep_image_buffers_in_the_heap  # noqa: E402
-from benchmarks.load_test import encode_image, synthetic_photo  # noqa: E402
-from tests.app.live_server import (  # noqa: E402
+from app.overlay import encode_jpeg, encode_png, render_overlay
+from app.pipeline import Analysis, AnalysisOptions, LandmarkPipeline
+from app.schemas import LandmarkResponse
+from app.service import keep_image_buffers_in_the_heap
+from benchmarks.harness import (
+    REPO_ROOT,
     LiveServer,
     metric_samples,
+    model_directory,
     server_environment,
     start_server,
     stop_server,
 )
+from benchmarks.load_test import encode_image, synthetic_photo
 
 MAX_PIXELS = 40_000_000  # the service's default LANDMARKS_MAX_PIXELS
 DEFAULT_BATCH_SIZE = 8  # the service's default LANDMARKS_MAX_BATCH_SIZE
@@ -336,7 +333,8 @@ class BareModel:
         self.process = subprocess.Popen(
             [
                 sys.executable,
-                __file__,
+                "-m",
+                "benchmarks.bench_service",
                 "--bare-worker",
                 str(inputs_path),
                 "--model",
@@ -626,39 +624,13 @@ def main(argv: list[str] | None = None) -> int:
         args.requests, args.latency_requests, args.rounds, args.repeats = 16, 8, 1, 5
     # Absolute, because the server and workers run with the repository root as working directory.
     model = None if args.model is None else args.model.resolve()
-    with model_directory(model) as model_dir, tempfile.TemporaryDirectory() as scratch:
+    # Without --model: an untrained full-width U-Net, the real network's cost.
+    with (
+        model_directory(model, "unet", 1.0) as model_dir,
+        tempfile.TemporaryDirectory() as scratch,
+    ):
         benchmark(model_dir, args, Path(scratch))
     return 0
-
-
-@contextmanager
-def model_directory(model: Path | None) -> Iterator[Path]:
-    """`model`, or an untrained full-width U-Net exported to a temporary directory (in a
-    subprocess, so this process stays free of TensorFlow)."""
-    if model is not None:
-        yield model
-        return
-    with tempfile.TemporaryDirectory(prefix="bench-model-") as scratch:
-        root = Path(scratch) / "unet_untrained"
-        code = (
-            "import sys; from pathlib import Path; import keras;"
-            "from tests.app.exports import contract_metadata;"
-            "from training.export import export_saved_model;"
-            "from training.model import build_model;"
-            "keras.utils.set_random_seed(0);"
-            "metadata = contract_metadata('unet_untrained', 1, 'unet');"
-            "metadata['width_multiplier'] = 1.0;"
-            "export_saved_model(build_model('unet', 1.0), Path(sys.argv[1]), metadata, top_k=5)"
-        )
-        subprocess.run(
-            [sys.executable, "-c", code, str(root / "1")],
-            check=True,
-            cwd=REPO_ROOT,
-            env=server_environment({}),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        yield root
 
 
 def benchmark(model_dir: Path, args: argparse.Namespace, work: Path) -> None:

@@ -1,6 +1,6 @@
 """The service under load: throughput and latency against concurrency and MAX_BATCH_SIZE.
 
-    python benchmarks/load_curve.py --model models/garment_landmarks [--out benchmarks/results]
+    python -m benchmarks.load_curve --model models/garment_landmarks [--out benchmarks/results]
 
 Drives a real uvicorn server (bench_service's raw client: prebuilt requests on keep-alive
 sockets, 640x480 JPEG uploads, the default PNG overlay unless `--overlay false`) at each
@@ -25,10 +25,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-# Run as a script, this file's folder is on sys.path: the harness is bench_service's.
-import bench_service as bench
-
+from app.model_runtime import SIGNATURE_NAME, read_metadata, resolve_version_dir
 from app.settings import Settings
+from benchmarks import bench_service as bench
+from benchmarks.harness import LiveServer, start_server, stop_server
 
 
 @dataclass
@@ -79,7 +79,7 @@ def bare_point(
 
 
 def service_point(
-    server: bench.LiveServer,
+    server: LiveServer,
     image_set: bench.ImageSet,
     overlay: bench.OverlayMode,
     concurrency: int,
@@ -98,23 +98,23 @@ def service_point(
 def measure(
     args: argparse.Namespace, model_dir: Path, work: Path
 ) -> tuple[list[Point], list[Point]]:
-    version_dir = bench.resolve_version_dir(model_dir)
-    metadata = bench.read_metadata(version_dir)
+    version_dir = resolve_version_dir(model_dir)
+    metadata = read_metadata(version_dir)
     image_set = bench.build_image_set(640, 480)
     inputs = bench.model_inputs([image_set], metadata.size)
-    bare = bench.BareModel(model_dir, inputs, 1, bench.SIGNATURE_NAME, work)
+    bare = bench.BareModel(model_dir, inputs, 1, SIGNATURE_NAME, work)
     by_concurrency: list[Point] = []
     by_batch: list[Point] = []
     try:
         plan = [(c, args.default_batch_size) for c in args.concurrency]
         plan += [(args.batch_concurrency, b) for b in args.batch_sizes]
-        servers: dict[int, bench.LiveServer] = {}
+        servers: dict[int, LiveServer] = {}
         for index, (concurrency, batch_size) in enumerate(plan):
             if batch_size not in servers:
                 for old in servers.values():
-                    bench.stop_server(old)
+                    stop_server(old)
                 servers = {
-                    batch_size: bench.start_server(
+                    batch_size: start_server(
                         work / f"server_{batch_size}.log",
                         {
                             "MODEL_DIR": model_dir,
@@ -136,7 +136,7 @@ def measure(
             (by_concurrency if index < len(args.concurrency) else by_batch).append(point)
             print(point.row(), flush=True)
         for old in servers.values():
-            bench.stop_server(old)
+            stop_server(old)
     finally:
         bare.close()
     return by_concurrency, by_batch
@@ -201,12 +201,12 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         by_concurrency, by_batch = measure(args, model_dir, Path(scratch))
-    version_dir = bench.resolve_version_dir(model_dir)
+    version_dir = resolve_version_dir(model_dir)
     title = (
         f"{version_dir.parent.name} version {version_dir.name}, 640x480 JPEG, "
         f"overlay {args.overlay}, 2 vCPUs"
     )
-    command = " ".join(["python", "benchmarks/load_curve.py", *(argv or sys.argv[1:])])
+    command = " ".join(["python", "-m", "benchmarks.load_curve", *(argv or sys.argv[1:])])
     text = "\n".join(
         [
             f"{title}\n{command}\n",

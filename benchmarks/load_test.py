@@ -1,6 +1,6 @@
 """Load test: a real uvicorn server on loopback, many concurrent clients, every answer checked.
 
-    python benchmarks/load_test.py [--model DIR] [--requests 2000] [--concurrency 32]
+    python -m benchmarks.load_test [--model DIR] [--requests 2000] [--concurrency 32]
 
 What it does, in order:
 
@@ -9,7 +9,7 @@ What it does, in order:
    direct call of the SavedModel's `serving_default` signature on the service's own decode and
    resize (`app.decoding.decode_image`, `app.geometry.resize_for_model`), mapped to upload
    pixels with the documented x = (u + 0.5) * W / 256 - 0.5, y = (v + 0.5) * H / 256 - 0.5.
-2. Starts `uvicorn app.main:app` (tests/app/live_server.py) with that model.
+2. Starts `uvicorn app.main:app` (`benchmarks.harness`) with that model.
 3. Warm-up: `--warmup` requests, then reads the server's RSS (VmRSS in /proc/<pid>/status).
 4. The run: `--requests` requests at `--concurrency`, the uploads cycled, alternating multipart
    and raw-body uploads, every 7th with `overlay=true` (within 112 requests every upload goes
@@ -41,7 +41,6 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,14 +49,10 @@ import httpx
 import numpy as np
 from PIL import Image
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-
-from app.decoding import decode_image  # noqa: E402
-from app.geometry import resize_for_model  # noqa: E402
-from app.model_runtime import resolve_version_dir  # noqa: E402
-from tests.app.live_server import LiveServer, start_server, stop_server  # noqa: E402
+from app.decoding import decode_image
+from app.geometry import resize_for_model
+from app.model_runtime import resolve_version_dir
+from benchmarks.harness import LiveServer, model_directory, start_server, stop_server
 
 MODEL_SIZE = 256
 NUM_LANDMARKS = 6
@@ -566,20 +561,6 @@ def run_load_test(model_dir: Path, config: LoadConfig, work_dir: Path) -> LoadRe
     )
 
 
-@contextlib.contextmanager
-def model_directory(model: Path | None) -> Iterator[Path]:
-    """`model` itself, or a temporary export of the tiny U-Net (width 1/8, random weights)."""
-    if model is not None:
-        yield model
-        return
-    from tests.app.exports import export_tiny_unet
-
-    with tempfile.TemporaryDirectory(prefix="load-model-") as scratch:
-        root = Path(scratch) / "tiny_unet"
-        export_tiny_unet(root / "1", "tiny_unet")
-        yield root
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     defaults = LoadConfig()
@@ -606,7 +587,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     # Absolute, because the server and workers run with the repository root as working directory.
     model = None if args.model is None else args.model.resolve()
-    with model_directory(model) as model_dir, tempfile.TemporaryDirectory() as work:
+    # Without --model: the real U-Net at width 1/8, random weights.
+    with (
+        model_directory(model, "unet", 0.125) as model_dir,
+        tempfile.TemporaryDirectory() as work,
+    ):
         report = run_load_test(model_dir, config, Path(work))
         if report.failures():
             print((Path(work) / "server.log").read_text(errors="replace")[-4000:])
