@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from training.callbacks import cosine_learning_rate
 from training.cli import main
-from training.train import TrainConfig, cosine_learning_rate
+from training.train import TrainConfig
 
 
 def config(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from training.train import TrainingLog
+from training.callbacks import TrainingLog
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
