@@ -142,7 +142,7 @@ def decode_image(data: bytes, max_pixels: int, *, min_side: int | None = None) -
             both sides stay at least this long and the scale divides both exactly (so pixel
             centres stay on the half-pixel grid: reduced pixel i covers upload pixels
             [r*i, r*i + r)). libjpeg then skips most of the inverse DCT: a 1920x1080 photo
-            decodes about 10x faster. None (default): always the full image.
+            decodes many times faster. None (default): always the full image.
 
     Returns:
         The image as RGB uint8 [h, w, 3] in its EXIF-corrected orientation, with the upload's
@@ -219,11 +219,11 @@ def _decode_plain_jpeg(data: bytes, image: Image.Image, reduction: int) -> np.nd
     """A complete YCbCr or greyscale JPEG decoded by OpenCV, or None to leave it to PIL.
 
     Both call libjpeg-turbo with the same settings and give the same pixels, at every scale
-    (tests/app/test_decoding.py compares them), but OpenCV hands over a numpy array directly:
-    about 2.5x faster for a 640x480 photo. Anything else (CMYK, whose conversions differ; a
-    file that does not end with the end-of-image marker, which libjpeg would fill with grey
-    where PIL reports it truncated) goes the PIL way. Orientation is read by PIL, as on that
-    way, and applied here.
+    (tests/app/test_decoding.py compares them), but OpenCV hands over a numpy array directly,
+    without PIL's chunked reads and copy: several times faster (BENCHMARKS.md). Anything
+    else (CMYK, whose conversions differ; a file that does not end with the end-of-image
+    marker, which libjpeg would fill with grey where PIL reports it truncated) goes the PIL
+    way. Orientation is read by PIL, as on that way, and applied here.
 
     Returns:
         uint8 [h, w, 3] RGB, oriented, C-contiguous; or None.

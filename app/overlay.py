@@ -16,8 +16,8 @@ import numpy as np
 # Share of the photo in a blended landmark pixel; the class colour gets the rest.
 PHOTO_WEIGHT = 0.4
 COLOUR_WEIGHT = 0.6
-# The overlay's encodings: PNG (lossless, the default) or JPEG (lossy, about 6x smaller and
-# 10x faster to encode than PNG for a photo; for pipelines that only show it to a person).
+# The overlay's encodings: PNG (lossless, the default) or JPEG (lossy and several times smaller,
+# for pipelines that only show it to a person).
 OverlayFormat = Literal["png", "jpeg"]
 OverlayMediaType = Literal["image/png", "image/jpeg"]
 OVERLAY_MEDIA_TYPES: dict[str, OverlayMediaType] = {"png": "image/png", "jpeg": "image/jpeg"}

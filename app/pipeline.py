@@ -190,8 +190,8 @@ class LandmarkPipeline:
                 futures = self._enqueue_all(checked)
             outputs = await asyncio.gather(*(self._batcher.result(future) for future in futures))
             if not options.overlay:
-                # Without an overlay, finishing is coordinate arithmetic on six points (about
-                # 0.05 ms): cheaper on the loop than the thread hop it would take.
+                # Without an overlay, finishing is coordinate arithmetic on six points: cheaper
+                # on the loop than the thread hop it would take.
                 return [
                     self._finish(item, output, options)
                     for item, output in zip(checked, outputs, strict=True)

@@ -39,10 +39,9 @@ def keep_image_buffers_in_the_heap() -> bool:
 
     By default glibc maps every block over 128 KiB to fresh pages and unmaps it when freed, so
     every decoded photo, resized copy, blended overlay and encoded response (a megabyte or so
-    each, several per request) costs page faults and kernel zeroing: measured on a 640x480
-    overlay, rendering 2.6 -> 1.0 ms and PNG encoding 1.9 -> 0.75 ms of CPU with the heap
-    (BENCHMARKS.md). Freed blocks are reused instead; memory above the trim threshold still
-    goes back to the system.
+    each, several per request) costs page faults and kernel zeroing; with the heap, rendering
+    and encoding an overlay take less than half the CPU (BENCHMARKS.md). Freed blocks are
+    reused instead; memory above the trim threshold still goes back to the system.
 
     Returns:
         Whether the allocator took the settings (False off glibc, e.g. macOS or musl).

@@ -68,8 +68,8 @@ async def _json_response(
         return build().model_dump_json().encode("utf-8")
 
     if not with_overlay:
-        # Without the overlay the body is about 1 KiB per image (0.04 ms to serialise): a
-        # thread hop would cost more than the work.
+        # Without the overlay the body is about 1 KiB per image: a thread hop would cost more
+        # than serialising it.
         return Response(content=render(), media_type="application/json")
     return Response(content=await pipeline.run_in_pool(render), media_type="application/json")
 
