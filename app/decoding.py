@@ -178,7 +178,7 @@ def decode_image(data: bytes, max_pixels: int, *, min_side: int | None = None) -
         if pixels is not None:
             source_mode = image.mode
         else:
-            pixels, source_mode = _decode_with_pil(data, image, reduction, max_pixels)
+            pixels, source_mode = _decode_with_pil(image, reduction, max_pixels)
     if pixels.shape[0] * reduction != height:
         # EXIF turned the image by 90 degrees.
         width, height = height, width
@@ -245,9 +245,7 @@ def _decode_plain_jpeg(data: bytes, image: Image.Image, reduction: int) -> np.nd
     return rgb if turn is None else np.ascontiguousarray(turn(rgb))
 
 
-def _decode_with_pil(
-    data: bytes, image: Image.Image, reduction: int, max_pixels: int
-) -> tuple[np.ndarray, str]:
+def _decode_with_pil(image: Image.Image, reduction: int, max_pixels: int) -> tuple[np.ndarray, str]:
     """Every other upload: PIL decodes, orients and converts it. Returns (pixels, PIL mode)."""
     corrupt_message = _corrupt_message(str(image.format))
     if reduction > 1:

@@ -29,13 +29,10 @@ from PIL import Image
 from app.decoding import decode_image
 from app.overlay import encode_png, render_overlay
 from app.service import keep_image_buffers_in_the_heap
+from training.landmarks import CLASS_COLORS, LANDMARK_NAMES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-NAMES = ("left_collar", "right_collar", "left_sleeve", "right_sleeve", "left_hem", "right_hem")
-PALETTE = np.array(
-    [[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [255, 0, 255], [0, 255, 255]],
-    dtype=np.uint8,
-)
+PALETTE = np.array(CLASS_COLORS, dtype=np.uint8)  # uint8 [7, 3], background first
 
 
 def cpu_ms(function: Callable[[], object], repeats: int) -> float:
@@ -131,9 +128,10 @@ def main() -> None:
         class_map[y - 25 : y + 25, x - 25 : x + 25] = value
     points = rng.uniform(50, 430, (6, 2))
     detected = np.ones(6, bool)
-    overlay = render_overlay(pixels, class_map, points, detected, PALETTE, NAMES)
+    overlay = render_overlay(pixels, class_map, points, detected, PALETTE, LANDMARK_NAMES)
     render = cpu_ms(
-        lambda: render_overlay(pixels, class_map, points, detected, PALETTE, NAMES), args.repeats
+        lambda: render_overlay(pixels, class_map, points, detected, PALETTE, LANDMARK_NAMES),
+        args.repeats,
     )
     print(f"{photo.name} at 640x480; render_overlay {render:.2f} ms CPU\n")
     print("| encoder | ms CPU | KiB | render + encode, ms | decodes to the pixels |")

@@ -128,9 +128,7 @@ def metric_samples(http: httpx.Client) -> dict[str, float]:
 # === Untrained models ===
 
 
-def export_untrained(
-    version_dir: Path, architecture: str, width_multiplier: float, flip_average: bool = False
-) -> Path:
+def export_untrained(version_dir: Path, architecture: str, width_multiplier: float) -> Path:
     """A network of the real architecture with seeded random weights, exported for serving.
 
     Noise answers, but the real graph and so the real cost: what a benchmark of the service's
@@ -145,7 +143,7 @@ def export_untrained(
     model = build_model(architecture, width_multiplier=width_multiplier)
     name = version_dir.parent.name
     metadata = base_metadata(name, int(version_dir.name), architecture, width_multiplier)
-    return export_saved_model(model, version_dir, metadata, top_k=5, flip_average=flip_average)
+    return export_saved_model(model, version_dir, metadata, top_k=5)
 
 
 @contextlib.contextmanager

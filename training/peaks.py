@@ -218,8 +218,8 @@ def _candidates_from_pool(
         picked_points.append(peak)
         picked_scores.append(tf.where(found, value, tf.zeros_like(value)))
         distance = tf.reduce_max(tf.abs(points - peak[:, :, tf.newaxis]), axis=-1)  # [N, 6, P]
+        # A channel with nothing alive stays so: its picks repeat the best point at score 0.
         alive = alive & (distance > float(suppression_radius))
-        alive = alive & found[..., tf.newaxis]
     # The pool ran dry early while positive maxima lay beyond it: it cannot vouch for the rest.
     decided = tf.logical_or(picked_scores[-1] > 0.0, values[..., -1] <= 0.0)
     return tf.stack(picked_points, axis=2), tf.stack(picked_scores, axis=2), decided

@@ -324,7 +324,7 @@ def _both_ways(data: bytes, reduction: int) -> tuple[np.ndarray | None, np.ndarr
     with Image.open(io.BytesIO(data)) as image:
         fast = _decode_plain_jpeg(data, image, reduction)
     with Image.open(io.BytesIO(data)) as image:
-        slow, _ = _decode_with_pil(data, image, reduction, 10**9)
+        slow, _ = _decode_with_pil(image, reduction, 10**9)
     return fast, slow
 
 
