@@ -35,11 +35,11 @@ from training.labels import LabelProfile
 from training.landmarks import FLIP_PERMUTATION, IMAGE_SIZE
 from training.model import build_model
 from training.peaks import decode_landmarks
+from training.photo_labels import PHOTO_SUFFIXES, list_photos
 from training.train import TrainConfig, TrainResult, compile_model, train
 
 logger = logging.getLogger(__name__)
 
-PHOTO_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 PSEUDO_LABELS_DIR = "pseudo_labels"
 
 
@@ -84,20 +84,12 @@ class PseudoLabels:
     unreadable: list[tuple[str, str]]
 
 
-def list_photos(folder: Path) -> list[Path]:
-    """Every image file under `folder` (by suffix, case-insensitive), sorted."""
-    return sorted(
-        path
-        for path in Path(folder).rglob("*")
-        if path.is_file() and path.suffix.lower() in PHOTO_SUFFIXES
-    )
-
-
 def load_network(model_dir: Path) -> tuple[keras.Model, dict[str, Any]]:
     """Rebuilds an exported model's Keras network with its trained weights.
 
     The SavedModel tracks the network's variables by name; the network is rebuilt from the
-    architecture metadata.json records and each variable copied over.
+    architecture metadata.json records (architecture, width, network size) and each variable
+    copied over.
 
     Returns:
         The network (float32 [N, 256, 256, 3] -> [N, 256, 256, 7]) and the metadata document.
@@ -106,7 +98,10 @@ def load_network(model_dir: Path) -> tuple[keras.Model, dict[str, Any]]:
     read_metadata(version_dir)  # validates the fields the service needs
     metadata = read_metadata_document(version_dir)
     network = build_model(
-        metadata["architecture"], float(metadata["width_multiplier"]), pretrained=False
+        metadata["architecture"],
+        float(metadata["width_multiplier"]),
+        pretrained=False,
+        network_size=metadata.get("network_size"),
     )
     loaded = tf.saved_model.load(str(version_dir))
     # Exports list the signatures' variables as `_all_variables`; older ones (which also tracked
@@ -241,6 +236,7 @@ def adapt(config: AdaptConfig) -> tuple[PseudoLabels, TrainResult]:
         run_dir=config.run_dir,
         architecture=metadata["architecture"],
         width_multiplier=float(metadata["width_multiplier"]),
+        network_size=metadata.get("network_size"),
         photo_dirs=photo_dirs,
         photo_weight=config.photo_weight,
         validation_dir=config.validation_dir,

@@ -103,6 +103,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-dir", type=Path, help="logs and checkpoints (default runs/NAME)")
     parser.add_argument("--arch", choices=ARCHITECTURES, default="unet")
     parser.add_argument("--width", type=float, default=1.0, help="filter-count multiplier")
+    parser.add_argument(
+        "--network-size",
+        type=int,
+        help="efficientnet_unet: the resolution the network runs at inside the 256x256 model "
+        "(divisible by 32; default 256)",
+    )
     parser.add_argument("--dropout", type=float, default=0.3)
     parser.add_argument("--epochs", type=int, default=400)
     parser.add_argument("--initial-epoch", type=int, default=0, help="resume at this epoch")
@@ -192,6 +198,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         run_dir=args.run_dir,
         architecture=args.arch,
         width_multiplier=args.width,
+        network_size=args.network_size,
         dropout_rate=args.dropout,
         epochs=args.epochs,
         initial_epoch=args.initial_epoch,
@@ -250,6 +257,12 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-k", type=int, default=5)
     parser.add_argument("--flip-average", action="store_true", help=FLIP_AVERAGE_HELP)
     parser.add_argument(
+        "--network-size",
+        type=int,
+        help="run the checkpoint's network at this resolution inside the 256x256 model "
+        "(divisible by 32; efficientnet_unet only; default: the checkpoint's own)",
+    )
+    parser.add_argument(
         "--metadata-from",
         type=Path,
         help="an export of the same training run (e.g. runs/NAME/models/NAME/V): copy its "
@@ -265,10 +278,23 @@ def run_export(args: argparse.Namespace) -> int:
 
     # Importing the loss module also registers the custom loss and metric for loading.
     from training.loss import WeightedCategoricalCrossentropy as WeightedLoss
-    from training.model import architecture_of
+    from training.model import architecture_of, build_model, network_size_of
 
     model = keras.saving.load_model(args.checkpoint)
     architecture, width = architecture_of(model)
+    # The class weights the checkpoint was trained with set the class map's divisors.
+    loss = getattr(model, "loss", None)
+    divisors = class_map_divisors(loss.weights) if isinstance(loss, WeightedLoss) else None
+    if args.network_size is not None and args.network_size != network_size_of(model):
+        # The weights do not depend on the resolution: the same ones in a network built for it.
+        try:
+            resized = build_model(
+                architecture, width, pretrained=False, network_size=args.network_size
+            )
+        except ValueError as error:
+            raise SystemExit(f"python -m training export: error: {error}") from None
+        resized.set_weights(model.get_weights())
+        model = resized
     metadata = base_metadata(args.out.name, args.version, architecture, width, args.top_k)
     metadata["training_data"] = {"checkpoint": str(args.checkpoint)}
     if args.metadata_from is not None:
@@ -282,9 +308,6 @@ def run_export(args: argparse.Namespace) -> int:
             **metadata["training_data"],
             "checkpoint": str(args.checkpoint),
         }
-    # The class weights the checkpoint was trained with set the class map's divisors.
-    loss = getattr(model, "loss", None)
-    divisors = class_map_divisors(loss.weights) if isinstance(loss, WeightedLoss) else None
     export_dir = export_saved_model(
         model, args.out / str(args.version), metadata, args.top_k, args.flip_average, divisors
     )

@@ -46,6 +46,7 @@ import tensorflow as tf
 # SINGLE_PASS_SIGNATURE_NAME is present only in mirror-averaged exports.
 from app.model_runtime import METADATA_FILE, SIGNATURE_NAME, SINGLE_PASS_SIGNATURE_NAME
 from training.landmarks import CLASS_COLORS, FLIP_PERMUTATION, IMAGE_SIZE, LANDMARK_NAMES
+from training.model import network_size_of
 from training.peaks import decode_candidates, decode_landmarks
 
 DEFAULT_TOP_K = 5
@@ -210,7 +211,7 @@ def export_saved_model(
         model: the landmark network (float32 [N, 256, 256, 3] -> float32 [N, 256, 256, 7]).
         export_dir: `models/<name>/<version>`; created, and replaced if it exists.
         metadata: fields for metadata.json (see `base_metadata`); `top_k` is set from the
-            argument.
+            argument, `network_size` from the model.
         top_k: candidates per landmark in the signature's candidate outputs.
         flip_average: average each image's output with its mirror's (two network passes per
             image) in `serving_default`, and add `serving_single_pass`; metadata.json records
@@ -253,6 +254,9 @@ def export_saved_model(
         {
             **metadata,
             "top_k": top_k,
+            # The resolution the network runs at inside the model, which `load_network`
+            # (training.adapt) needs beside the architecture fields to rebuild it.
+            "network_size": network_size_of(model),
             "flip_average": flip_average,
             "score": score_description(flip_average),
             "class_map_divisors": list(divisors) if divisors is not None else None,

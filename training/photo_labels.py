@@ -38,6 +38,8 @@ POINT_COLUMNS: tuple[str, ...] = tuple(
 REQUIRED_COLUMNS: tuple[str, ...] = ("image", "width", "height", *POINT_COLUMNS)
 # Large enough for any photo people label; the service's own limit is a setting.
 MAX_PIXELS = 100_000_000
+# What counts as a photo in a folder of unlabelled ones (`adapt --photos`, `synth --textures`).
+PHOTO_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 
 
 class PhotoLabelsError(ValueError):
@@ -165,6 +167,15 @@ def read_labels(path: Path) -> tuple[Path, list[LabelledPhoto]]:
                 )
             )
     return labels_file.parent, photos
+
+
+def list_photos(folder: Path) -> list[Path]:
+    """Every image file under `folder` (by suffix, case-insensitive), sorted."""
+    return sorted(
+        path
+        for path in Path(folder).rglob("*")
+        if path.is_file() and path.suffix.lower() in PHOTO_SUFFIXES
+    )
 
 
 def model_input(path: Path, size: int = IMAGE_SIZE) -> tuple[np.ndarray, int, int]:

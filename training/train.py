@@ -48,7 +48,7 @@ from training.export import (
 )
 from training.labels import LabelProfile
 from training.loss import LandmarkError, WeightedCategoricalCrossentropy, class_weights
-from training.model import PRETRAINED_ARCHITECTURES, build_model
+from training.model import PRETRAINED_ARCHITECTURES, build_model, network_size_of
 from training.plots import plot_history
 
 logger = logging.getLogger(__name__)
@@ -77,6 +77,9 @@ class TrainConfig:
     run_dir: Path | None = None  # default runs/<name>
     architecture: str = "unet"
     width_multiplier: float = 1.0
+    # efficientnet_unet: the resolution the network runs at inside the 256x256 model (None:
+    # 256). A resumed checkpoint keeps its own.
+    network_size: int | None = None
     dropout_rate: float = 0.3
     epochs: int = 400
     initial_epoch: int = 0
@@ -159,7 +162,11 @@ def float32_copy(model: keras.Model, config: TrainConfig) -> keras.Model:
     keras.mixed_precision.set_global_policy("float32")
     try:
         copy = build_model(
-            config.architecture, config.width_multiplier, config.dropout_rate, pretrained=False
+            config.architecture,
+            config.width_multiplier,
+            config.dropout_rate,
+            pretrained=False,
+            network_size=network_size_of(model),
         )
     finally:
         keras.mixed_precision.set_global_policy(previous)
@@ -357,7 +364,12 @@ def train(config: TrainConfig) -> TrainResult:
                 # A new transfer stage: the optimiser starts afresh for the new variable set.
                 compile_model(model, config)
         else:
-            model = build_model(config.architecture, config.width_multiplier, config.dropout_rate)
+            model = build_model(
+                config.architecture,
+                config.width_multiplier,
+                config.dropout_rate,
+                network_size=config.network_size,
+            )
             set_encoder_trainable(model, config)
             compile_model(model, config)
 

@@ -14,10 +14,11 @@ from tests.app.exports import export_tiny_unet
 from tests.inshop import write_inshop_dataset
 from tests.photos import write_photo_folder
 from tests.training.test_train_cli import REPO_ROOT, run_training_cli
-from training.adapt import list_photos, load_network, mirror_consistent_points
+from training.adapt import load_network, mirror_consistent_points
 from training.export import serving_outputs
 from training.labels import make_label_map
 from training.landmarks import FLIP_PERMUTATION
+from training.photo_labels import list_photos
 
 POINTS = np.array([[90, 60], [160, 62], [40, 150], [215, 148], [80, 220], [175, 222]], "f4")
 

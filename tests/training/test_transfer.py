@@ -15,9 +15,9 @@ from tests.inshop import write_inshop_dataset
 from tests.photos import write_photo_folder
 from tests.training.test_train_cli import run_training_cli
 from training import efficientnet_lite
-from training.model import architecture_of, build_model
+from training.model import architecture_of, build_model, network_size_of
 from training.torch_weights import read_state_dict
-from training.train import TrainConfig, set_encoder_trainable
+from training.train import TrainConfig, compile_model, set_encoder_trainable
 
 
 def test_outputs_per_pixel_probabilities_and_records_its_architecture() -> None:
@@ -39,6 +39,69 @@ def test_the_width_read_back_rebuilds_the_same_network(architecture: str, width:
     assert found == (architecture, width)
     rebuilt = build_model(*found)
     assert [w.shape for w in rebuilt.weights] == [w.shape for w in model.weights]
+
+
+def test_a_lower_network_size_runs_the_same_weights_inside_the_same_contract() -> None:
+    full = build_model("efficientnet_unet", 0.25, pretrained=False)
+    small = build_model("efficientnet_unet", 0.25, pretrained=False, network_size=64)
+    assert (network_size_of(full), network_size_of(small)) == (256, 64)
+    assert architecture_of(small) == ("efficientnet_unet", 0.25)
+    # The same variables: a network trained at one size runs at another.
+    assert [w.path for w in small.weights] == [w.path for w in full.weights]
+    small.set_weights(full.get_weights())
+    # Really run at 64: the stride-32 features are 2x2 and the logits 32x32.
+    assert small.get_layer("decoder32_project").output.shape[1:3] == (2, 2)
+    assert small.get_layer("head_logits").output.shape[1:3] == (32, 32)
+    images = np.random.default_rng(0).uniform(0, 255, (2, 256, 256, 3)).astype(np.float32)
+    output = small(images, training=False).numpy()
+    assert output.shape == (2, 256, 256, 7)
+    np.testing.assert_allclose(output.sum(axis=-1), 1.0, atol=1e-5)
+    # Softmax at the network's resolution, then probabilities resized bilinearly to 256.
+    inside = keras.Model(small.input, small.get_layer("class_probabilities").output)
+    low = inside(images, training=False)
+    expected = tf.image.resize(low, (256, 256), method="bilinear").numpy()
+    np.testing.assert_allclose(output, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("size", [0, 100, -32])
+def test_a_network_size_the_encoder_cannot_run_is_refused(size: int) -> None:
+    with pytest.raises(ValueError, match="multiple of 32"):
+        build_model("efficientnet_unet", 0.25, pretrained=False, network_size=size)
+
+
+def test_network_size_is_for_the_transfer_architecture_only() -> None:
+    with pytest.raises(ValueError, match="network_size"):
+        build_model("unet", 0.125, network_size=128)
+    assert network_size_of(build_model("unet", 0.125, network_size=256)) == 256
+
+
+def test_export_runs_a_checkpoint_at_another_network_size(tmp_path: Path) -> None:
+    from training.adapt import load_network
+    from training.export import serving_outputs
+
+    model = build_model("efficientnet_unet", 0.25, pretrained=False)
+    compile_model(model, TrainConfig(data_dir=tmp_path, out_dir=tmp_path / "m"))
+    model.save(tmp_path / "last.keras")
+    run_training_cli(
+        "export", "--checkpoint", str(tmp_path / "last.keras"), "--out", str(tmp_path / "m"),
+        "--version", "2", "--flip-average", "--network-size", "64",
+        cwd=tmp_path,
+    )  # fmt: skip
+    metadata = json.loads((tmp_path / "m" / "2" / "metadata.json").read_text())
+    assert metadata["network_size"] == 64
+    assert metadata["class_map_divisors"] == [1.0] + [256.0] * 6  # from the checkpoint's loss
+    # The metadata rebuilds the network the export runs: at 64, with the checkpoint's weights.
+    network, _ = load_network(tmp_path / "m")
+    assert network_size_of(network) == 64
+    for rebuilt, trained in zip(network.weights, model.weights, strict=True):
+        np.testing.assert_array_equal(rebuilt.numpy(), trained.numpy())
+    images = tf.constant(np.random.default_rng(1).integers(0, 256, (2, 256, 256, 3), np.uint8))
+    saved = tf.saved_model.load(str(tmp_path / "m" / "2")).signatures[SINGLE_PASS_SIGNATURE_NAME]
+    exported = saved(images=images)
+    expected = serving_outputs(network, images, top_k=5)
+    np.testing.assert_allclose(exported["landmarks"], expected["landmarks"], atol=1e-3)
+    unchanged = serving_outputs(model, images, top_k=5)  # the 256 network answers otherwise
+    assert not np.allclose(unchanged["scores"], exported["scores"], atol=1e-4)
 
 
 def test_the_decoder_is_fed_by_every_stride_of_the_encoder() -> None:
