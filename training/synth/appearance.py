@@ -93,6 +93,8 @@ class Fabric:
         duty: fraction of a period covered by the second colour (stripes, checks).
         angle: extra rotation of the pattern, radians.
         grain: strength of per-pixel fibre noise, 0..1.
+        photo: float32 [h, w, 3] RGB for the "photo" pattern (a texture cut from a real
+            photo, `photo_textures`), repeated mirrored every `period` units; None otherwise.
     """
 
     colour: npt.NDArray[np.float32]
@@ -103,6 +105,7 @@ class Fabric:
     duty: float
     angle: float
     grain: float
+    photo: Image | None = None
 
     def tinted(self, factor: float) -> Fabric:
         """The same fabric with its colours scaled (trim, ribbing)."""
@@ -115,7 +118,7 @@ class Fabric:
 
     def plain(self) -> Fabric:
         """A solid fabric of the same base colour (cuffs and collars of patterned tops)."""
-        return dataclasses.replace(self, pattern="solid")
+        return dataclasses.replace(self, pattern="solid", photo=None)
 
 
 def sample_fabric(
@@ -246,6 +249,26 @@ def _print_tile(rng: np.random.Generator, fabric: Fabric, size: int) -> Image:
     return tile.astype(np.float32)
 
 
+def photo_fabric(rng: np.random.Generator, texture: Image) -> Fabric:
+    """A fabric cut from a real photo's texture (float32 [h, w, 3]); its mean is the colour."""
+    colour = texture.reshape(-1, 3).mean(axis=0).astype(np.float32)
+    plain = sample_fabric(rng, colour=colour, pattern="solid")
+    return dataclasses.replace(
+        plain,
+        pattern="photo",
+        period=float(rng.uniform(0.5, 1.5)),
+        angle=float(rng.choice([0.0, math.pi / 2])) if rng.random() < 0.3 else 0.0,
+        grain=0.0,  # a photo has its own
+        photo=texture,
+    )
+
+
+def _mirrored_index(coordinate: Plane, length: int) -> npt.NDArray[np.int64]:
+    """Indices into a texture of `length` pixels repeated as ...ABBA...: no seams."""
+    index = np.floor(coordinate).astype(np.int64) % (2 * length)
+    return np.where(index < length, index, 2 * length - 1 - index)
+
+
 def render_fabric(
     fabric: Fabric, u: Plane, v: Plane, px_per_unit: float, rng: np.random.Generator
 ) -> Image:
@@ -316,6 +339,12 @@ def render_fabric(
         n = _low_noise(rng, shape, int(np.clip(max(shape) / (period * px_per_unit), 2, 14)))
         out = _mix(base, fabric.second, np.clip((n - 0.55) * 12, 0, 1))
         out = _mix(out, fabric.third, np.clip((n - 0.75) * 12, 0, 1))
+    elif p == "photo" and fabric.photo is not None:
+        height, width = fabric.photo.shape[:2]
+        per_unit = max(height, width) / period  # texture pixels per garment unit
+        out = fabric.photo[
+            _mirrored_index(v * per_unit, height), _mirrored_index(u * per_unit, width)
+        ]
     elif p == "block":
         edge = np.clip((v - period) * px_per_unit + 0.5, 0, 1).astype(np.float32)
         out = _mix(fabric.second, base, edge)

@@ -1,4 +1,5 @@
-"""`python -m training synth --out DIR --count N --seed S [--workers W] [--backgrounds A,B]`."""
+"""`python -m training synth --out DIR --count N --seed S [--workers W] [--backgrounds A,B]
+[--textures DIR]`."""
 
 from __future__ import annotations
 
@@ -46,14 +47,28 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
             "lab (e.g. room,lab for a set of cluttered scenes; default: all, mixed per pose)"
         ),
     )
+    parser.add_argument(
+        "--textures",
+        type=Path,
+        help="a folder of real garment photos (labels not needed): the middle of each becomes "
+        "the fabric of a share of the garments instead of a drawn pattern",
+    )
 
 
 def run_synth(args: argparse.Namespace) -> int:
     """Handler of `python -m training synth`: generates the data set and prints a summary."""
     from training.synth import generate_dataset
 
-    summary = generate_dataset(
-        args.out, args.count, args.seed, workers=args.workers, backgrounds=args.backgrounds
-    )
+    try:
+        summary = generate_dataset(
+            args.out,
+            args.count,
+            args.seed,
+            workers=args.workers,
+            backgrounds=args.backgrounds,
+            textures=args.textures,
+        )
+    except ValueError as error:
+        raise SystemExit(f"python -m training synth: error: {error}") from None
     print(summary.describe())
     return 0

@@ -33,6 +33,7 @@ from training.synth.appearance import (
     Plane,
     contrast_colour,
     near_colour,
+    photo_fabric,
     render_fabric,
     sample_fabric,
     skin_tone,
@@ -54,6 +55,7 @@ from training.synth.garments import (
     build_garment,
 )
 from training.synth.geometry import Points, SmoothField, pt
+from training.synth.photo_textures import TEXTURE_SHARE, texture_bank
 from training.synth.warp import Warp, make_warp
 
 SIZE = 256
@@ -168,15 +170,35 @@ class _Dress:
     fabrics: dict[str, Fabric]
 
 
-def _dress(rng: np.random.Generator, kind: Kind) -> _Dress:
+# Third seed word of the generator that picks photo textures, apart from the sample's own.
+_TEXTURE_STREAM = 1
+
+
+def _dress(
+    rng: np.random.Generator,
+    kind: Kind,
+    textures: tuple[Image, ...] = (),
+    texture_rng: np.random.Generator | None = None,
+) -> _Dress:
+    """The garment's fabrics; with `textures`, `TEXTURE_SHARE` of main fabrics are photos.
+
+    The photo choice draws from `texture_rng` alone and comes after every draw from `rng`, so
+    the garment, its pose and its landmarks are the same with textures as without.
+    """
     patterns = _KIND_PATTERNS.get(kind)
     pattern = None if patterns is None else str(rng.choice(patterns))
     main = sample_fabric(rng, pattern=pattern)
-    if rng.random() < 0.7:
-        trim = main.plain().tinted(float(rng.uniform(0.85, 1.05)))
+    matching_trim = rng.random() < 0.7
+    if matching_trim:
+        tint = float(rng.uniform(0.85, 1.05))
+        trim = main.plain().tinted(tint)
     else:
         trim = sample_fabric(rng, colour=contrast_colour(rng, main.colour), pattern="solid")
     inner = sample_fabric(rng, pattern=str(rng.choice(["solid", "heather", "stripes"])))
+    if textures and texture_rng is not None and texture_rng.random() < TEXTURE_SHARE:
+        main = photo_fabric(texture_rng, textures[int(texture_rng.integers(len(textures)))])
+        if matching_trim:
+            trim = main.plain().tinted(tint)
     return _Dress({"main": main, "trim": trim, "inner": inner})
 
 
@@ -595,7 +617,12 @@ def _visibility(
     return visibility
 
 
-def render_sample(seed: int, index: int, backgrounds: tuple[str, ...] | None = None) -> Sample:
+def render_sample(
+    seed: int,
+    index: int,
+    backgrounds: tuple[str, ...] | None = None,
+    textures: str | None = None,
+) -> Sample:
     """Renders image `index` of the data set generated with `seed`.
 
     Args:
@@ -604,6 +631,9 @@ def render_sample(seed: int, index: int, backgrounds: tuple[str, ...] | None = N
         backgrounds: only these background `STYLES` (e.g. `("room", "lab")` for a set of
             cluttered scenes); None: every style, in each pose's usual proportions. The garment,
             its pose and its landmark positions are the same either way; the scene differs.
+        textures: a folder of real photos; `TEXTURE_SHARE` of garments are then cut from a
+            texture of one of them (`photo_textures`), everything else as without. None:
+            drawn fabrics only.
     """
     rng = np.random.default_rng([seed, index])
     plan, kind, pose = _choose(rng)
@@ -616,7 +646,11 @@ def render_sample(seed: int, index: int, backgrounds: tuple[str, ...] | None = N
         # Hung from two hands, the garment sags under its own weight.
         hold = figures.sample_hold(rng, garment)
         garment = garment.displaced(hold.gravity)
-    dress = _dress(rng, kind)
+    if textures is None:
+        dress = _dress(rng, kind)
+    else:
+        texture_rng = np.random.default_rng([seed, index, _TEXTURE_STREAM])
+        dress = _dress(rng, kind, texture_bank(textures), texture_rng)
     fraction, turn, rotation, keystone, variation = _plan_geometry(rng, plan, pose)
     centred = pose in WORN_POSES and rng.random() < 0.7
     placement = _place(rng, garment, plan, fraction, turn, rotation, keystone, centred)

@@ -16,6 +16,7 @@ import cv2
 
 from training.synth.backgrounds import check_styles
 from training.synth.compose import render_sample
+from training.synth.photo_textures import texture_bank
 from training.synth.writer import annotation_row, image_name, write_image, write_landmarks_file
 
 
@@ -85,8 +86,14 @@ class _Row:
     pose: str
 
 
-def _render_one(out_dir: Path, seed: int, index: int, backgrounds: tuple[str, ...] | None) -> _Row:
-    sample = render_sample(seed, index, backgrounds)
+def _render_one(
+    out_dir: Path,
+    seed: int,
+    index: int,
+    backgrounds: tuple[str, ...] | None,
+    textures: str | None,
+) -> _Row:
+    sample = render_sample(seed, index, backgrounds, textures)
     name = image_name(index, sample.category, sample.view)
     write_image(out_dir, name, sample.jpeg)
     return _Row(
@@ -103,7 +110,7 @@ def _render_one(out_dir: Path, seed: int, index: int, backgrounds: tuple[str, ..
     )
 
 
-def _render_task(task: tuple[Path, int, int, tuple[str, ...] | None]) -> _Row:
+def _render_task(task: tuple[Path, int, int, tuple[str, ...] | None, str | None]) -> _Row:
     return _render_one(*task)
 
 
@@ -119,6 +126,7 @@ def generate_dataset(
     *,
     workers: int = 1,
     backgrounds: tuple[str, ...] | None = None,
+    textures: Path | None = None,
 ) -> SynthSummary:
     """Renders `count` synthetic garment photos with landmarks into `out_dir`.
 
@@ -131,6 +139,8 @@ def generate_dataset(
         backgrounds: only these background styles (`backgrounds.STYLES`); None: all of them.
             The same seed then gives the same garments, poses and landmark positions in other
             scenes.
+        textures: a folder of real photos whose central parts become the fabric of a share of
+            garments (`photo_textures`); None: drawn fabrics only.
 
     Returns:
         Row counts and timing.
@@ -147,7 +157,11 @@ def generate_dataset(
         check_styles(backgrounds)
     start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
-    tasks = [(out_dir, seed, index, backgrounds) for index in range(count)]
+    folder = None
+    if textures is not None:
+        texture_bank(str(textures))  # fails here, before any worker starts, if it has no photo
+        folder = str(textures)
+    tasks = [(out_dir, seed, index, backgrounds, folder) for index in range(count)]
     if workers == 1 or count < 2:
         previous = cv2.getNumThreads()
         cv2.setNumThreads(1)

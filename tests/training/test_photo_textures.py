@@ -1,0 +1,121 @@
+"""Fabric textures from real photos (`training.synth.photo_textures`, `synth --textures`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from training.synth import compose
+from training.synth.appearance import photo_fabric, render_fabric
+from training.synth.cli import add_synth_arguments, run_synth
+from training.synth.compose import render_sample
+from training.synth.photo_textures import (
+    TEXTURE_SHARE,
+    TEXTURE_SIDE,
+    centre_texture,
+    texture_bank,
+)
+
+MAGENTA = (255, 0, 255)
+
+
+def _framed_photo(width: int, height: int) -> np.ndarray:
+    """uint8 [H, W, 3]: grey, with a magenta block over the middle half (the "garment")."""
+    pixels = np.full((height, width, 3), 128, np.uint8)
+    pixels[height // 4 : height - height // 4, width // 4 : width - width // 4] = MAGENTA
+    return pixels
+
+
+def _write_photos(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    Image.fromarray(_framed_photo(640, 480)).save(folder / "a.jpg", quality=95)
+    Image.fromarray(_framed_photo(300, 700)).save(folder / "b.png")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff not an image")
+    (folder / "notes.txt").write_text("not a photo")
+
+
+def test_the_texture_is_the_middle_of_the_photo_shrunk() -> None:
+    texture = centre_texture(_framed_photo(1000, 600))
+    assert texture.dtype == np.float32
+    assert max(texture.shape[:2]) == TEXTURE_SIDE
+    assert texture.shape[1] > texture.shape[0]  # the photo's aspect is kept
+    # The middle 40% lies inside the magenta block: no grey frame in it.
+    np.testing.assert_allclose(texture.reshape(-1, 3), np.tile(MAGENTA, (texture[..., 0].size, 1)))
+
+
+def test_a_folder_becomes_a_bank_of_its_readable_photos(tmp_path: Path) -> None:
+    _write_photos(tmp_path / "photos")
+    bank = texture_bank(str(tmp_path / "photos"))
+    assert len(bank) == 2  # the broken JPEG and the text file are skipped
+    for texture in bank:
+        assert np.abs(texture.reshape(-1, 3).mean(axis=0) - MAGENTA).max() < 6
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no readable photos"):
+        texture_bank(str(tmp_path / "empty"))
+
+
+def test_a_photo_fabric_repeats_its_texture_mirrored() -> None:
+    texture = np.zeros((4, 8, 3), np.float32)
+    texture[..., 0] = np.arange(8, dtype=np.float32)[None, :]  # red = texture column
+    fabric = photo_fabric(np.random.default_rng(0), texture)
+    assert fabric.pattern == "photo" and fabric.plain().photo is None
+    fabric = type(fabric)(**{**fabric.__dict__, "period": 1.0, "angle": 0.0})
+    # 8 texture pixels per garment unit; sample one pixel per texture pixel over 3 units.
+    u = (np.arange(24, dtype=np.float32)[None, :] + 0.5) / 8.0
+    v = np.zeros_like(u)
+    out = render_fabric(fabric, u, v, px_per_unit=8.0, rng=np.random.default_rng(0))
+    columns = out[0, :, 0].astype(int).tolist()
+    assert columns == [*range(8), *range(7, -1, -1), *range(8)]  # ABBA: no seam
+
+
+def test_textures_change_a_share_of_fabrics_and_nothing_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write_photos(tmp_path / "photos")
+    chosen: list[Any] = []
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        fabric = photo_fabric(*args, **kwargs)
+        chosen.append(fabric)
+        return fabric
+
+    monkeypatch.setattr(compose, "photo_fabric", recording)
+    count, changed = 30, 0
+    for index in range(count):
+        before = len(chosen)
+        drawn = render_sample(5, index)
+        textured = render_sample(5, index, textures=str(tmp_path / "photos"))
+        # The same garment, pose and landmarks (the scene drawn after the fabric may differ).
+        np.testing.assert_array_equal(drawn.points, textured.points)
+        assert (drawn.kind, drawn.pose, drawn.plan) == (textured.kind, textured.pose, textured.plan)
+        if len(chosen) > before:
+            changed += 1
+            assert drawn.jpeg != textured.jpeg
+        else:
+            assert drawn.jpeg == textured.jpeg
+    assert 0.5 * TEXTURE_SHARE * count <= changed <= 1.5 * TEXTURE_SHARE * count
+    # Deterministic: the same call renders the same bytes.
+    again = render_sample(5, 0, textures=str(tmp_path / "photos"))
+    assert again.jpeg == render_sample(5, 0, textures=str(tmp_path / "photos")).jpeg
+
+
+def test_cli_takes_a_texture_folder_and_refuses_one_without_photos(tmp_path: Path) -> None:
+    _write_photos(tmp_path / "photos")
+    parser = argparse.ArgumentParser()
+    add_synth_arguments(parser)
+    args = parser.parse_args(
+        ["--out", str(tmp_path / "out"), "--count", "2", "--textures", str(tmp_path / "photos")]
+    )
+    assert run_synth(args) == 0
+    assert len(list((tmp_path / "out").rglob("*.jpg"))) == 2
+    (tmp_path / "empty").mkdir()
+    args = parser.parse_args(
+        ["--out", str(tmp_path / "out2"), "--count", "2", "--textures", str(tmp_path / "empty")]
+    )
+    with pytest.raises(SystemExit, match="no readable photos"):
+        run_synth(args)
