@@ -1,5 +1,5 @@
 """`python -m training synth --out DIR --count N --seed S [--workers W] [--backgrounds A,B]
-[--textures DIR]`."""
+[--textures DIR] [--photo-backgrounds DIR]`."""
 
 from __future__ import annotations
 
@@ -53,6 +53,12 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
         help="a folder of real garment photos (labels not needed): the middle of each becomes "
         "the fabric of a share of the garments instead of a drawn pattern",
     )
+    parser.add_argument(
+        "--photo-backgrounds",
+        type=Path,
+        help="a labelled photo folder (labels.csv or landmarks.csv): each photo with its "
+        "garment painted over becomes the background of a share of the samples",
+    )
 
 
 def run_synth(args: argparse.Namespace) -> int:
@@ -67,8 +73,9 @@ def run_synth(args: argparse.Namespace) -> int:
             workers=args.workers,
             backgrounds=args.backgrounds,
             textures=args.textures,
+            photo_backgrounds=args.photo_backgrounds,
         )
-    except ValueError as error:
+    except (ValueError, OSError) as error:  # a bad count or folder: a message, not a traceback
         raise SystemExit(f"python -m training synth: error: {error}") from None
     print(summary.describe())
     return 0

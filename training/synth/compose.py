@@ -55,6 +55,7 @@ from training.synth.garments import (
     build_garment,
 )
 from training.synth.geometry import Points, SmoothField, pt
+from training.synth.photo_backgrounds import BACKGROUND_SHARE, background_bank, photo_background
 from training.synth.photo_textures import TEXTURE_SHARE, texture_bank
 from training.synth.warp import Warp, make_warp
 
@@ -170,8 +171,10 @@ class _Dress:
     fabrics: dict[str, Fabric]
 
 
-# Third seed word of the generator that picks photo textures, apart from the sample's own.
+# Third seed words of the generators that pick photo textures and photo backgrounds, apart
+# from the sample's own.
 _TEXTURE_STREAM = 1
+_BACKGROUND_STREAM = 2
 
 
 def _dress(
@@ -548,16 +551,22 @@ def _photograph(
     hook_top: Points | None,
     rng: np.random.Generator,
     backgrounds: tuple[str, ...] | None = None,
+    photo_backgrounds: tuple[Image, ...] = (),
+    photo_rng: np.random.Generator | None = None,
 ) -> Image:
     """Background, rail, shadow and the remapped foreground: float32 [SIZE, SIZE, 3] RGB.
 
     `backgrounds` limits the background to those `STYLES`, in the pose's usual proportions.
+    With `photo_backgrounds`, `BACKGROUND_SHARE` of backgrounds are one of them instead, chosen
+    by `photo_rng` alone (the drawn one is still drawn, so `rng` moves on as without).
     """
     weights = _BACKGROUNDS[pose]
     if backgrounds is not None:
         # Every pose gives every style some weight, so any non-empty choice keeps some.
         weights = weights * np.array([style in backgrounds for style in STYLES])
     background, _, _ = render_background(rng, SIZE, background_match, weights)
+    if photo_backgrounds and photo_rng is not None and photo_rng.random() < BACKGROUND_SHARE:
+        background = photo_background(photo_rng, photo_backgrounds)
     if hook_top is not None:
         top = placement.to_image(hook_top[None])[0]
         if 0 <= top[1] < SIZE - 1 and rng.random() < 0.7:
@@ -622,6 +631,7 @@ def render_sample(
     index: int,
     backgrounds: tuple[str, ...] | None = None,
     textures: str | None = None,
+    photo_backgrounds: str | None = None,
 ) -> Sample:
     """Renders image `index` of the data set generated with `seed`.
 
@@ -634,6 +644,9 @@ def render_sample(
         textures: a folder of real photos; `TEXTURE_SHARE` of garments are then cut from a
             texture of one of them (`photo_textures`), everything else as without. None:
             drawn fabrics only.
+        photo_backgrounds: a labelled photo folder; `BACKGROUND_SHARE` of backgrounds are then
+            one of its photos with the garment painted over (`photo_backgrounds`). None: drawn
+            backgrounds only.
     """
     rng = np.random.default_rng([seed, index])
     plan, kind, pose = _choose(rng)
@@ -660,7 +673,14 @@ def render_sample(
     match = dress.fabrics["main"].colour if rng.random() < 0.12 else None
     if backgrounds is not None and "studio" not in backgrounds:
         match = None  # a garment on a backdrop of its own colour is a studio shot
-    image = _photograph(canvas, placement, pose, match, drawn.hook_top, rng, backgrounds)
+    scenes: tuple[Image, ...] = ()
+    photo_rng = None
+    if photo_backgrounds is not None:
+        scenes = background_bank(photo_backgrounds)
+        photo_rng = np.random.default_rng([seed, index, _BACKGROUND_STREAM])
+    image = _photograph(
+        canvas, placement, pose, match, drawn.hook_top, rng, backgrounds, scenes, photo_rng
+    )
 
     points = placement.to_image(garment.landmarks)
     visibility = _visibility(points, drawn.covered, plan, image, rng)

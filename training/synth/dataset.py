@@ -16,6 +16,7 @@ import cv2
 
 from training.synth.backgrounds import check_styles
 from training.synth.compose import render_sample
+from training.synth.photo_backgrounds import background_bank
 from training.synth.photo_textures import texture_bank
 from training.synth.writer import annotation_row, image_name, write_image, write_landmarks_file
 
@@ -92,8 +93,9 @@ def _render_one(
     index: int,
     backgrounds: tuple[str, ...] | None,
     textures: str | None,
+    photo_backgrounds: str | None,
 ) -> _Row:
-    sample = render_sample(seed, index, backgrounds, textures)
+    sample = render_sample(seed, index, backgrounds, textures, photo_backgrounds)
     name = image_name(index, sample.category, sample.view)
     write_image(out_dir, name, sample.jpeg)
     return _Row(
@@ -110,7 +112,9 @@ def _render_one(
     )
 
 
-def _render_task(task: tuple[Path, int, int, tuple[str, ...] | None, str | None]) -> _Row:
+def _render_task(
+    task: tuple[Path, int, int, tuple[str, ...] | None, str | None, str | None],
+) -> _Row:
     return _render_one(*task)
 
 
@@ -127,6 +131,7 @@ def generate_dataset(
     workers: int = 1,
     backgrounds: tuple[str, ...] | None = None,
     textures: Path | None = None,
+    photo_backgrounds: Path | None = None,
 ) -> SynthSummary:
     """Renders `count` synthetic garment photos with landmarks into `out_dir`.
 
@@ -141,6 +146,8 @@ def generate_dataset(
             scenes.
         textures: a folder of real photos whose central parts become the fabric of a share of
             garments (`photo_textures`); None: drawn fabrics only.
+        photo_backgrounds: a labelled photo folder whose photos, garment painted over, become
+            a share of the backgrounds (`photo_backgrounds`); None: drawn backgrounds only.
 
     Returns:
         Row counts and timing.
@@ -157,11 +164,17 @@ def generate_dataset(
         check_styles(backgrounds)
     start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
-    folder = None
+    # Read the folders here first, so that a bad one fails before any worker starts.
+    fabric_folder = scene_folder = None
     if textures is not None:
-        texture_bank(str(textures))  # fails here, before any worker starts, if it has no photo
-        folder = str(textures)
-    tasks = [(out_dir, seed, index, backgrounds, folder) for index in range(count)]
+        texture_bank(str(textures))
+        fabric_folder = str(textures)
+    if photo_backgrounds is not None:
+        background_bank(str(photo_backgrounds))
+        scene_folder = str(photo_backgrounds)
+    tasks = [
+        (out_dir, seed, index, backgrounds, fabric_folder, scene_folder) for index in range(count)
+    ]
     if workers == 1 or count < 2:
         previous = cv2.getNumThreads()
         cv2.setNumThreads(1)

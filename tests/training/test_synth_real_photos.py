@@ -1,4 +1,4 @@
-"""Fabric textures from real photos (`training.synth.photo_textures`, `synth --textures`)."""
+"""Real photos in the generator: fabric (`synth --textures`), scenes (`--photo-backgrounds`)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,22 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
+from tests.photos import write_photo_folder
 from training.synth import compose
 from training.synth.appearance import photo_fabric, render_fabric
 from training.synth.cli import add_synth_arguments, run_synth
 from training.synth.compose import render_sample
+from training.synth.photo_backgrounds import (
+    BACKGROUND_SHARE,
+    background_bank,
+    garment_free,
+    photo_background,
+)
 from training.synth.photo_textures import (
     TEXTURE_SHARE,
     TEXTURE_SIDE,
@@ -118,4 +126,63 @@ def test_cli_takes_a_texture_folder_and_refuses_one_without_photos(tmp_path: Pat
         ["--out", str(tmp_path / "out2"), "--count", "2", "--textures", str(tmp_path / "empty")]
     )
     with pytest.raises(SystemExit, match="no readable photos"):
+        run_synth(args)
+
+
+def test_a_photo_background_paints_the_garment_over_from_its_surroundings() -> None:
+    # A grey floor with a magenta "garment" whose six corners are its landmarks.
+    pixels = np.full((256, 256, 3), 128, np.uint8)
+    points = np.array(
+        [[100, 60], [156, 60], [40, 110], [216, 110], [80, 200], [176, 200]], np.float32
+    )
+    cv2.fillConvexPoly(pixels, cv2.convexHull(points.astype(np.int32)), MAGENTA)
+    painted = garment_free(pixels, points)
+    assert painted.shape == (256, 256, 3) and painted.dtype == np.float32
+    # No garment left: every pixel is the floor's grey.
+    assert np.abs(painted - 128).max() < 8
+
+
+def test_photo_backgrounds_replace_a_share_of_scenes_and_nothing_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_photo_folder(tmp_path / "labelled", 3, seed=1)
+    bank = background_bank(str(tmp_path / "labelled"))
+    assert len(bank) == 3 and all(b.shape == (256, 256, 3) for b in bank)
+    chosen: list[int] = []
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        chosen.append(1)
+        return photo_background(*args, **kwargs)
+
+    monkeypatch.setattr(compose, "photo_background", recording)
+    count, changed = 30, 0
+    for index in range(count):
+        before = len(chosen)
+        drawn = render_sample(5, index)
+        real = render_sample(5, index, photo_backgrounds=str(tmp_path / "labelled"))
+        np.testing.assert_array_equal(drawn.points, real.points)
+        assert (drawn.kind, drawn.pose, drawn.plan) == (real.kind, real.pose, real.plan)
+        if len(chosen) > before:
+            changed += 1
+            assert drawn.jpeg != real.jpeg
+        else:
+            assert drawn.jpeg == real.jpeg
+    assert 0.4 * BACKGROUND_SHARE * count <= changed <= 1.6 * BACKGROUND_SHARE * count
+
+
+def test_cli_refuses_a_background_folder_without_labels(tmp_path: Path) -> None:
+    _write_photos(tmp_path / "photos")  # photos, but no labels file
+    parser = argparse.ArgumentParser()
+    add_synth_arguments(parser)
+    args = parser.parse_args(
+        [
+            "--out",
+            str(tmp_path / "out"),
+            "--count",
+            "1",
+            "--photo-backgrounds",
+            str(tmp_path / "photos"),
+        ]
+    )
+    with pytest.raises(SystemExit, match="python -m training synth: error"):
         run_synth(args)
