@@ -38,13 +38,13 @@ def garment_free(pixels: np.ndarray, points: np.ndarray) -> Image:
         float32 [S, S, 3] RGB 0..255.
     """
     size = pixels.shape[0]
-    mask = np.zeros(pixels.shape[:2], np.uint8)
+    hull_mask = np.zeros(pixels.shape[:2], np.uint8)
     hull = cv2.convexHull(np.round(points).astype(np.int32))
-    cv2.fillConvexPoly(mask, hull, 255)
+    cv2.fillConvexPoly(hull_mask, hull, 255)
     margin = max(1, round(size * GARMENT_MARGIN))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
-    mask = cv2.dilate(mask, kernel)
-    painted = cv2.inpaint(np.ascontiguousarray(pixels), mask, INPAINT_RADIUS, cv2.INPAINT_TELEA)
+    garment = cv2.dilate(hull_mask, kernel)
+    painted = cv2.inpaint(np.ascontiguousarray(pixels), garment, INPAINT_RADIUS, cv2.INPAINT_TELEA)
     return painted.astype(np.float32)
 
 
