@@ -79,9 +79,10 @@ def build_transfer_model(
             part of the `train` extra); False leaves it randomly initialised (for tests, and
             for a copy that receives trained weights).
         network_size: the resolution the encoder and decoder run at (default: image_size); must
-            be divisible by 32. A smaller one resizes the input first and the logits back to
-            image_size, so the model keeps its [N, S, S, ...] contract at a fraction of the
-            cost (the weights are the same at any size).
+            be divisible by 32. A smaller one resizes the input first and the class
+            probabilities (softmax at network_size / 2) back to image_size, so the model keeps
+            its [N, S, S, ...] contract at a fraction of the cost (the weights are the same at
+            any size).
 
     Returns:
         float32 [N, S, S, 3] raw pixels 0..255 -> float32 [N, S, S, 7] softmax probabilities.
