@@ -236,7 +236,6 @@ def adapt(config: AdaptConfig) -> tuple[PseudoLabels, TrainResult]:
         run_dir=config.run_dir,
         architecture=metadata["architecture"],
         width_multiplier=float(metadata["width_multiplier"]),
-        network_size=metadata.get("network_size"),
         photo_dirs=photo_dirs,
         photo_weight=config.photo_weight,
         validation_dir=config.validation_dir,

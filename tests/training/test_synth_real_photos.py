@@ -20,7 +20,6 @@ from training.synth.photo_backgrounds import (
     BACKGROUND_SHARE,
     background_bank,
     garment_free,
-    photo_background,
 )
 from training.synth.photo_textures import (
     TEXTURE_SHARE,
@@ -81,35 +80,47 @@ def test_a_photo_fabric_repeats_its_texture_mirrored() -> None:
     assert columns == [*range(8), *range(7, -1, -1), *range(8)]  # ABBA: no seam
 
 
+def _samples_changed(
+    monkeypatch: pytest.MonkeyPatch, chooser: str, count: int, **real_photos: str
+) -> int:
+    """How many of `count` samples `compose.<chooser>` changed when given `real_photos`.
+
+    Each sample rendered with and without them must keep its garment, pose and landmarks (the
+    scene drawn after the choice may differ), and differ only when the chooser was called.
+    """
+    calls: list[None] = []
+    original = getattr(compose, chooser)
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        calls.append(None)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(compose, chooser, recording)
+    changed = 0
+    for index in range(count):
+        before = len(calls)
+        drawn = render_sample(5, index)
+        real = render_sample(5, index, **real_photos)
+        np.testing.assert_array_equal(drawn.points, real.points)
+        assert (drawn.kind, drawn.pose, drawn.plan) == (real.kind, real.pose, real.plan)
+        if len(calls) > before:
+            changed += 1
+            assert drawn.jpeg != real.jpeg
+        else:
+            assert drawn.jpeg == real.jpeg
+    return changed
+
+
 def test_textures_change_a_share_of_fabrics_and_nothing_else(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _write_photos(tmp_path / "photos")
-    chosen: list[Any] = []
-
-    def recording(*args: Any, **kwargs: Any) -> Any:
-        fabric = photo_fabric(*args, **kwargs)
-        chosen.append(fabric)
-        return fabric
-
-    monkeypatch.setattr(compose, "photo_fabric", recording)
-    count, changed = 30, 0
-    for index in range(count):
-        before = len(chosen)
-        drawn = render_sample(5, index)
-        textured = render_sample(5, index, textures=str(tmp_path / "photos"))
-        # The same garment, pose and landmarks (the scene drawn after the fabric may differ).
-        np.testing.assert_array_equal(drawn.points, textured.points)
-        assert (drawn.kind, drawn.pose, drawn.plan) == (textured.kind, textured.pose, textured.plan)
-        if len(chosen) > before:
-            changed += 1
-            assert drawn.jpeg != textured.jpeg
-        else:
-            assert drawn.jpeg == textured.jpeg
-    assert 0.5 * TEXTURE_SHARE * count <= changed <= 1.5 * TEXTURE_SHARE * count
+    folder = str(tmp_path / "photos")
+    changed = _samples_changed(monkeypatch, "photo_fabric", 30, textures=folder)
+    assert 0.5 * TEXTURE_SHARE * 30 <= changed <= 1.5 * TEXTURE_SHARE * 30
     # Deterministic: the same call renders the same bytes.
-    again = render_sample(5, 0, textures=str(tmp_path / "photos"))
-    assert again.jpeg == render_sample(5, 0, textures=str(tmp_path / "photos")).jpeg
+    again = render_sample(5, 0, textures=folder)
+    assert again.jpeg == render_sample(5, 0, textures=folder).jpeg
 
 
 def test_cli_takes_a_texture_folder_and_refuses_one_without_photos(tmp_path: Path) -> None:
@@ -148,26 +159,9 @@ def test_photo_backgrounds_replace_a_share_of_scenes_and_nothing_else(
     write_photo_folder(tmp_path / "labelled", 3, seed=1)
     bank = background_bank(str(tmp_path / "labelled"))
     assert len(bank) == 3 and all(b.shape == (256, 256, 3) for b in bank)
-    chosen: list[int] = []
-
-    def recording(*args: Any, **kwargs: Any) -> Any:
-        chosen.append(1)
-        return photo_background(*args, **kwargs)
-
-    monkeypatch.setattr(compose, "photo_background", recording)
-    count, changed = 30, 0
-    for index in range(count):
-        before = len(chosen)
-        drawn = render_sample(5, index)
-        real = render_sample(5, index, photo_backgrounds=str(tmp_path / "labelled"))
-        np.testing.assert_array_equal(drawn.points, real.points)
-        assert (drawn.kind, drawn.pose, drawn.plan) == (real.kind, real.pose, real.plan)
-        if len(chosen) > before:
-            changed += 1
-            assert drawn.jpeg != real.jpeg
-        else:
-            assert drawn.jpeg == real.jpeg
-    assert 0.4 * BACKGROUND_SHARE * count <= changed <= 1.6 * BACKGROUND_SHARE * count
+    folder = str(tmp_path / "labelled")
+    changed = _samples_changed(monkeypatch, "photo_background", 30, photo_backgrounds=folder)
+    assert 0.4 * BACKGROUND_SHARE * 30 <= changed <= 1.6 * BACKGROUND_SHARE * 30
 
 
 def test_cli_refuses_a_background_folder_without_labels(tmp_path: Path) -> None:
